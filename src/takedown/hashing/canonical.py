@@ -1,23 +1,57 @@
 """The canonical pixel rule: how a decoded image is reduced before PDQ, identically everywhere.
 
-Python and the browser must feed PDQ the same pixels, so the reduction is pinned down here
-and in docs/canonical-pixels.md: JPEGs are decoded with libjpeg's DCT scaling (1/2, 1/4, 1/8)
-and everything else is averaged over integer k x k blocks, in both cases only as far as the
-short side stays at or above `CANONICAL_MIN_SIDE`.
+Python and the browser must feed PDQ the same pixels, so the rule is pinned down here and in
+docs/canonical-pixels.md. JPEGs are decoded with libjpeg's DCT scaling (1/2, 1/4, 1/8);
+everything else is averaged over integer k x k blocks; both stop before the short side falls
+below `CANONICAL_MIN_SIDE`. PDQ then runs with the sampling geometry of the full-resolution
+image (`pdq.pdq_from_canonical`), which keeps it within a few bits of PDQ on every pixel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
-__all__ = ["CANONICAL_MIN_SIDE", "JPEG_SCALES", "box_factor", "jpeg_scale", "reduce_rgb"]
+from takedown.errors import DecodeError
+from takedown.hashing import decode
+
+__all__ = [
+    "CANONICAL_MIN_SIDE",
+    "JPEG_SCALES",
+    "CanonicalImage",
+    "box_factor",
+    "canonical_from_rgb",
+    "canonical_image",
+    "jpeg_scale",
+    "reduce_rgb",
+]
 
 CANONICAL_MIN_SIDE = 256
 """A reduction never takes the short side below this many pixels."""
 
 JPEG_SCALES = (8, 4, 2, 1)
 """The DCT scalings libjpeg offers that we use, largest first."""
+
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+"""EXIF orientations that turn the image a quarter (transpose, rotations by 90 and 270)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalImage:
+    """Reduced pixels plus the full-resolution size they stand for.
+
+    Reduced pixel (r, c) covers full pixels [r*factor, (r+1)*factor) x [c*factor, (c+1)*factor);
+    the last row and column of blocks also cover whatever remains of the full image.
+    """
+
+    pixels: npt.NDArray[np.uint8]
+    full_height: int
+    full_width: int
+    factor: int
 
 
 def jpeg_scale(width: int, height: int) -> int:
@@ -31,13 +65,14 @@ def box_factor(width: int, height: int) -> int:
     return max(1, min(width, height) // CANONICAL_MIN_SIDE)
 
 
-def reduce_rgb(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Average k x k blocks (k = box_factor), dropping the last partial row/column of blocks.
+def reduce_rgb(pixels: npt.NDArray[np.uint8], k: int | None = None) -> npt.NDArray[np.uint8]:
+    """Average k x k blocks (default k = box_factor), dropping the last partial blocks.
 
     Integer arithmetic with round-half-up, so a JavaScript port gives the same bytes.
     """
     height, width = pixels.shape[:2]
-    k = box_factor(width, height)
+    if k is None:
+        k = box_factor(width, height)
     if k == 1:
         return pixels
     rows, cols = height // k, width // k
@@ -46,3 +81,37 @@ def reduce_rgb(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     area = k * k
     reduced: npt.NDArray[np.uint8] = ((sums + area // 2) // area).astype(np.uint8)
     return reduced
+
+
+def canonical_from_rgb(pixels: npt.NDArray[np.uint8]) -> CanonicalImage:
+    """The canonical form of already-decoded pixels (video frames, non-JPEG images)."""
+    height, width = pixels.shape[:2]
+    k = box_factor(width, height)
+    return CanonicalImage(reduce_rgb(pixels, k), height, width, k)
+
+
+def canonical_image(path: Path) -> CanonicalImage:
+    """Decode an image file by the canonical rule (see the module docstring)."""
+    with decode.open_image(path) as image:
+        if image.format != "JPEG":
+            return canonical_from_rgb(decode.to_rgb(image, path=path))
+        width, height = image.size
+        scale = jpeg_scale(width, height)
+        if scale > 1:
+            # Pillow picks libjpeg's scale as min(width // w, height // h); asking for the
+            # floor sizes makes that exactly `scale`. libjpeg then rounds the output up.
+            image.draft("RGB", (width // scale, height // scale))
+            _check_draft(image, width, height, scale, path)
+        orientation = decode.exif_orientation(image)
+        pixels = decode.to_rgb(image, path=path)
+    if orientation in _SWAPS_AXES:
+        width, height = height, width
+    return CanonicalImage(pixels, height, width, scale)
+
+
+def _check_draft(image: Image.Image, width: int, height: int, scale: int, path: Path) -> None:
+    expected = (-(-width // scale), -(-height // scale))
+    if image.size != expected:
+        raise DecodeError(
+            f"libjpeg reduced the image to {image.size}, expected {expected}.", path=path
+        )

@@ -17,11 +17,20 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from takedown.hashing import pdq_exact
+from takedown.hashing.canonical import CanonicalImage
+
 __all__ = [
+    "DIHEDRAL_VARIANTS",
     "MIN_HASHABLE_DIM",
     "PdqHash",
+    "dihedral_blocks",
     "hamming",
+    "pdq_dct_from_canonical",
     "pdq_dct_from_rgb",
+    "pdq_dihedral_from_canonical",
+    "pdq_dihedral_from_rgb",
+    "pdq_from_canonical",
     "pdq_from_dct",
     "pdq_from_rgb",
 ]
@@ -56,7 +65,7 @@ def hamming(a: str, b: str) -> int:
 
 
 def luma_from_rgb(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """Luma as the `pdqhash` binding computes it: 0.299 R + 0.587 G + 0.114 B in float64, then float32."""
+    """Luma as `pdqhash` computes it: 0.299 R + 0.587 G + 0.114 B in float64, then float32."""
     rgb = pixels.astype(np.float64)
     luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
     return luma.astype(_F32)
@@ -96,7 +105,7 @@ def blur_decimate_matrix(n: int) -> FloatArray:
 
 @lru_cache(maxsize=1)
 def _dct_matrix() -> FloatArray:
-    """Meta's 16x64 DCT-II rows 1..16 (the DC row is skipped), rounded to float32 as Meta stores it."""
+    """Meta's 16x64 DCT-II rows 1..16 (no DC row), rounded to float32 as Meta stores them."""
     i = np.arange(1, 17)[:, None]
     j = np.arange(64)[None, :]
     scale = float(_F32(np.sqrt(2.0 / 64.0)))
@@ -106,13 +115,42 @@ def _dct_matrix() -> FloatArray:
     return matrix
 
 
+def _quality_terms(grid: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+    """Meta's quantised gradient steps ((u - v) * 100) / 255, in float32 as Meta computes them."""
+    return [
+        (diff * _F32(100)) / _F32(255)
+        for diff in (grid[:-1, :] - grid[1:, :], grid[:, :-1] - grid[:, 1:])
+    ]
+
+
 def _quality(grid: npt.NDArray[np.float32]) -> int:
-    """Meta's image-domain quality: quantised gradient sum, in float32 with C's truncation."""
-    total = 0
-    for diff in (grid[:-1, :] - grid[1:, :], grid[:, :-1] - grid[:, 1:]):
-        step = (diff * _F32(100)) / _F32(255)
-        total += int(np.abs(np.trunc(step)).astype(np.int64).sum())
+    """Meta's image-domain quality: truncated gradient steps summed, divided by 90, capped."""
+    total = sum(int(np.abs(np.trunc(t)).astype(np.int64).sum()) for t in _quality_terms(grid))
     return min(100, total // 90)
+
+
+# How far Meta's float32 running sums can stray from the exact values, measured against the
+# `pdqhash` binding: DCT coefficients by up to ~1e-5 of the largest one, gradient steps by
+# ~1e-3. Closer calls than these, and near-flat blocks (where every coefficient is rounding
+# noise, e.g. an image constant along one axis), are decided by replaying Meta's arithmetic.
+_MEDIAN_TIE = 5e-6
+_FLAT_SCALE = 8.0
+_STEP_TIE = 3e-3
+
+
+def _near_tie(block: FloatArray, grid: npt.NDArray[np.float32]) -> bool:
+    ordered = np.sort(block.reshape(256))
+    scale = float(np.abs(ordered).max())
+    gap = min(ordered[128] - ordered[127], ordered[127] - ordered[126])
+    if scale < _FLAT_SCALE or gap <= _MEDIAN_TIE * scale:
+        return True
+    steps = np.abs(np.concatenate([t.reshape(-1) for t in _quality_terms(grid)]))
+    near = int(((steps >= 0.5) & (np.abs(steps - np.round(steps)) < _STEP_TIE)).sum())
+    if near == 0:
+        return False
+    total = int(np.trunc(steps).astype(np.int64).sum())
+    low, high = max(0, total - near), total + near
+    return min(100, low // 90) != min(100, high // 90)
 
 
 def pdq_dct_from_rgb(pixels: npt.NDArray[np.uint8]) -> tuple[FloatArray, int]:
@@ -123,18 +161,56 @@ def pdq_dct_from_rgb(pixels: npt.NDArray[np.uint8]) -> tuple[FloatArray, int]:
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         return np.zeros((16, 16)), 0
     luma = luma_from_rgb(pixels)
+    dct = _dct_matrix()
     if rows == 64 and cols == 64:
         grid64 = luma
     else:
         # Meta keeps every intermediate in float32; we compute in float64 and round the
         # 64x64 grid to float32 so the quality metric and the DCT see what Meta's see.
-        rows_op = blur_decimate_matrix(rows)
-        cols_op = blur_decimate_matrix(cols)
-        grid64 = ((rows_op @ luma) @ cols_op.T).astype(_F32)
-    quality = _quality(grid64)
+        grid64 = ((blur_decimate_matrix(rows) @ luma) @ blur_decimate_matrix(cols).T).astype(_F32)
+    block: FloatArray = dct @ grid64.astype(np.float64) @ dct.T
+    if _near_tie(block, grid64):
+        grid64 = pdq_exact.grid64_exact(luma)
+        block = pdq_exact.dct16_exact(grid64, dct.astype(_F32)).astype(np.float64)
+    return block, _quality(grid64)
+
+
+@lru_cache(maxsize=64)
+def reduced_blur_decimate_matrix(full: int, reduced: int, factor: int) -> FloatArray:
+    """`blur_decimate_matrix(full)` acting on an axis reduced by `factor`.
+
+    Each reduced pixel stands for the mean of its block of full pixels, so its weight is
+    the sum of the block's weights: PDQ keeps the full image's tent windows and sample
+    positions instead of the coarser ones it would pick for the smaller image.
+    """
+    if reduced < 1 or (reduced - 1) * factor >= full:
+        raise ValueError(f"{reduced} blocks of {factor} do not tile {full} pixels")
+    matrix: FloatArray = np.add.reduceat(
+        blur_decimate_matrix(full), np.arange(reduced) * factor, axis=1
+    )
+    matrix.setflags(write=False)
+    return matrix
+
+
+def pdq_dct_from_canonical(image: CanonicalImage) -> tuple[FloatArray, int]:
+    """DCT block and quality of PDQ on the full image, computed from its reduced pixels."""
+    if image.factor == 1:
+        return pdq_dct_from_rgb(image.pixels)
+    rows, cols = image.pixels.shape[:2]
+    if min(image.full_height, image.full_width) < MIN_HASHABLE_DIM:
+        return np.zeros((16, 16)), 0
+    luma = luma_from_rgb(image.pixels)
+    rows_op = reduced_blur_decimate_matrix(image.full_height, rows, image.factor)
+    cols_op = reduced_blur_decimate_matrix(image.full_width, cols, image.factor)
+    grid64 = ((rows_op @ luma) @ cols_op.T).astype(_F32)
     dct = _dct_matrix()
     block: FloatArray = dct @ grid64.astype(np.float64) @ dct.T
-    return block, quality
+    return block, _quality(grid64)
+
+
+def pdq_from_canonical(image: CanonicalImage) -> PdqHash:
+    block, quality = pdq_dct_from_canonical(image)
+    return pdq_from_dct(block, quality)
 
 
 def pdq_from_dct(block: FloatArray, quality: int) -> PdqHash:
@@ -142,8 +218,6 @@ def pdq_from_dct(block: FloatArray, quality: int) -> PdqHash:
     flat = block.reshape(256)
     median = np.partition(flat, 127)[127]
     bits = flat > median
-    if not bits.any() and quality == 0:
-        bits = np.zeros(256, dtype=bool)
     # Bit k is row k // 16, column k % 16; the hex prints bit 255 first.
     return PdqHash(hex=np.packbits(bits[::-1]).tobytes().hex(), quality=quality)
 
@@ -152,3 +226,59 @@ def pdq_from_rgb(pixels: npt.NDArray[np.uint8]) -> PdqHash:
     """PDQ of an HxWx3 uint8 RGB array; the same bits and quality as Meta's C++."""
     block, quality = pdq_dct_from_rgb(pixels)
     return pdq_from_dct(block, quality)
+
+
+DIHEDRAL_VARIANTS = (
+    "original",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flip_h",
+    "flip_v",
+    "transpose",
+    "transverse",
+)
+"""Names of the 8 symmetries of the square, as Pillow's `Image.Transpose` applies them:
+rot90 is a quarter turn counter-clockwise, flip_h mirrors left-right, flip_v top-bottom,
+transpose swaps the axes and transverse swaps them across the other diagonal."""
+
+
+@lru_cache(maxsize=1)
+def _sign_patterns() -> tuple[FloatArray, FloatArray]:
+    # DCT row u+1 of a mirrored axis is (-1)^(u+1) times the original row, so mirroring an
+    # axis negates the coefficients whose 0-based index along it is even.
+    even = np.where(np.arange(16) % 2 == 0, -1.0, 1.0)
+    ones = np.ones(16)
+    return np.outer(even, ones), np.outer(ones, even)
+
+
+def dihedral_blocks(block: FloatArray) -> dict[str, FloatArray]:
+    """The DCT blocks of the 8 rotations and mirrors of an image, from its own block.
+
+    Exact up to PDQ's sampling grid, which is symmetric only up to a pixel: the hashes
+    equal, or come within a few bits of, those of the actually transformed pixels.
+    """
+    flip_rows, flip_cols = _sign_patterns()
+    t = block.T
+    return {
+        "original": block,
+        "rot90": flip_rows * t,  # counter-clockwise: transpose, then mirror top-bottom
+        "rot180": flip_rows * flip_cols * block,
+        "rot270": flip_cols * t,  # clockwise: transpose, then mirror left-right
+        "flip_h": flip_cols * block,
+        "flip_v": flip_rows * block,
+        "transpose": t,
+        "transverse": flip_rows * flip_cols * t,
+    }
+
+
+def pdq_dihedral_from_rgb(pixels: npt.NDArray[np.uint8]) -> dict[str, PdqHash]:
+    """PDQ of the image and of its 7 rotations and mirrors, from one DCT (no re-decoding)."""
+    block, quality = pdq_dct_from_rgb(pixels)
+    return {name: pdq_from_dct(b, quality) for name, b in dihedral_blocks(block).items()}
+
+
+def pdq_dihedral_from_canonical(image: CanonicalImage) -> dict[str, PdqHash]:
+    """The 8 dihedral PDQ hashes of a canonical image."""
+    block, quality = pdq_dct_from_canonical(image)
+    return {name: pdq_from_dct(b, quality) for name, b in dihedral_blocks(block).items()}
