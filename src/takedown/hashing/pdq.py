@@ -167,7 +167,7 @@ def pdq_dct_from_rgb(pixels: npt.NDArray[np.uint8]) -> tuple[FloatArray, int]:
     else:
         # Meta keeps every intermediate in float32; we compute in float64 and round the
         # 64x64 grid to float32 so the quality metric and the DCT see what Meta's see.
-        grid64 = ((blur_decimate_matrix(rows) @ luma) @ blur_decimate_matrix(cols).T).astype(_F32)
+        grid64 = _grid64(luma, _band(rows, rows, 1), _band(cols, cols, 1))
     block: FloatArray = dct @ grid64.astype(np.float64) @ dct.T
     if _near_tie(block, grid64):
         grid64 = pdq_exact.grid64_exact(luma)
@@ -192,6 +192,44 @@ def reduced_blur_decimate_matrix(full: int, reduced: int, factor: int) -> FloatA
     return matrix
 
 
+@dataclass(frozen=True, slots=True)
+class _Band:
+    """A (64 x n) blur-and-sample matrix stored as its non-zero band: row k holds
+    `weights[k]` at columns `starts[k] : starts[k] + span`. Each row is one tent window, so
+    the band is ~2n/128 wide and applying it costs a few multiply-adds per pixel."""
+
+    starts: npt.NDArray[np.int64]
+    weights: FloatArray
+
+    @classmethod
+    def of(cls, matrix: FloatArray) -> _Band:
+        n = matrix.shape[1]
+        nonzero = matrix != 0.0
+        first = np.argmax(nonzero, axis=1)
+        last = n - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+        span = int((last - first).max()) + 1
+        starts = np.minimum(first, n - span).astype(np.int64)
+        index = starts[:, None] + np.arange(span)[None, :]
+        return cls(starts, np.take_along_axis(matrix, index, axis=1))
+
+    def index(self) -> npt.NDArray[np.int64]:
+        return self.starts[:, None] + np.arange(self.weights.shape[1])[None, :]
+
+
+@lru_cache(maxsize=64)
+def _band(full: int, reduced: int, factor: int) -> _Band:
+    if factor == 1:
+        return _Band.of(blur_decimate_matrix(full))
+    return _Band.of(reduced_blur_decimate_matrix(full, reduced, factor))
+
+
+def _grid64(luma: npt.NDArray[np.float32], rows: _Band, cols: _Band) -> npt.NDArray[np.float32]:
+    """rows_matrix @ luma @ cols_matrix.T, touching only the bands."""
+    across = np.einsum("ks,ksw->kw", rows.weights, luma[rows.index()].astype(np.float64))
+    grid = np.einsum("js,kjs->kj", cols.weights, across[:, cols.index()])
+    return grid.astype(_F32)
+
+
 def pdq_dct_from_canonical(image: CanonicalImage) -> tuple[FloatArray, int]:
     """DCT block and quality of PDQ on the full image, computed from its reduced pixels."""
     if image.factor == 1:
@@ -200,9 +238,11 @@ def pdq_dct_from_canonical(image: CanonicalImage) -> tuple[FloatArray, int]:
     if min(image.full_height, image.full_width) < MIN_HASHABLE_DIM:
         return np.zeros((16, 16)), 0
     luma = luma_from_rgb(image.pixels)
-    rows_op = reduced_blur_decimate_matrix(image.full_height, rows, image.factor)
-    cols_op = reduced_blur_decimate_matrix(image.full_width, cols, image.factor)
-    grid64 = ((rows_op @ luma) @ cols_op.T).astype(_F32)
+    grid64 = _grid64(
+        luma,
+        _band(image.full_height, rows, image.factor),
+        _band(image.full_width, cols, image.factor),
+    )
     dct = _dct_matrix()
     block: FloatArray = dct @ grid64.astype(np.float64) @ dct.T
     return block, _quality(grid64)
