@@ -207,11 +207,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             speed_table,
         ]
     )
-    print(report)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(report + "\n")
-    print(f"\nwrote {OUT}", file=sys.stderr)
+    publish(report, OUT)
     return 0
+
+
+def publish(report: str, path: Path) -> None:
+    """Print a markdown report and write it to `path`."""
+    print(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report + "\n")
+    print(f"\nwrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -225,8 +225,10 @@ def _band(full: int, reduced: int, factor: int) -> _Band:
 
 def _grid64(luma: npt.NDArray[np.float32], rows: _Band, cols: _Band) -> npt.NDArray[np.float32]:
     """rows_matrix @ luma @ cols_matrix.T, touching only the bands."""
-    across = np.einsum("ks,ksw->kw", rows.weights, luma[rows.index()].astype(np.float64))
-    grid = np.einsum("js,kjs->kj", cols.weights, across[:, cols.index()])
+    across: FloatArray = np.einsum(
+        "ks,ksw->kw", rows.weights, luma[rows.index()].astype(np.float64)
+    )
+    grid: FloatArray = np.einsum("js,kjs->kj", cols.weights, across[:, cols.index()])
     return grid.astype(_F32)
 
 
