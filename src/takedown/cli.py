@@ -79,7 +79,6 @@ def hash_command(
             except TakedownError as exc:
                 failed += 1
                 record = {"path": str(path), "error": exc.message, "code": exc.code}
-            progress.console.file.flush()
             _print_record(record, as_json)
             progress.advance(task)
     if failed:

@@ -89,7 +89,7 @@ def test_directories_are_walked_for_media_files(tmp_path: Path) -> None:
     result = takedown("hash", "--json", tmp_path)
     assert result.returncode == 0, result.stderr
     paths = [Path(r["path"]).name for r in lines(result.stdout)]
-    assert paths == ["two.png", "one.jpg"] or paths == ["one.jpg", "two.png"]
+    assert paths == ["two.png", "one.jpg"]  # sorted walk: a/b/two.png before a/one.jpg
 
 
 def test_plain_output_is_one_readable_line_per_file() -> None:

@@ -65,16 +65,14 @@ def box_factor(width: int, height: int) -> int:
     return max(1, min(width, height) // CANONICAL_MIN_SIDE)
 
 
-def reduce_rgb(pixels: npt.NDArray[np.uint8], k: int | None = None) -> npt.NDArray[np.uint8]:
-    """Average k x k blocks (default k = box_factor), dropping the last partial blocks.
+def reduce_rgb(pixels: npt.NDArray[np.uint8], k: int) -> npt.NDArray[np.uint8]:
+    """Average k x k blocks, dropping the last partial row and column of blocks.
 
     Integer arithmetic with round-half-up, so a JavaScript port gives the same bytes.
     """
-    height, width = pixels.shape[:2]
-    if k is None:
-        k = box_factor(width, height)
     if k == 1:
         return pixels
+    height, width = pixels.shape[:2]
     rows, cols = height // k, width // k
     blocks = pixels[: rows * k, : cols * k].reshape(rows, k, cols, k, 3)
     sums = blocks.sum(axis=(1, 3), dtype=np.uint32)

@@ -6,7 +6,7 @@ One JSON shape, printed by `takedown hash --json` and accepted by the registry:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -89,7 +89,7 @@ class MediaFingerprint:
     md5: str
     sha256: str
     signals: tuple[Signal, ...] = ()
-    vpdq: tuple[str, ...] = field(default=())
+    vpdq: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -1,12 +1,13 @@
-"""PDQ, Meta's 256-bit perceptual image hash, as dense linear algebra.
+"""PDQ, Meta's 256-bit perceptual image hash, as banded linear algebra.
 
 Meta's C++ blurs the luma plane with four running-sum box filters and then samples a 64x64
 grid. Every step up to the DCT is linear, so we fold the two box passes and the decimation
-of each axis into one (64 x n) matrix and compute ``R_rows @ luma @ R_cols.T``: two BLAS
-calls instead of a pixel loop. We write it ourselves (rather than call the `pdqhash`
-C++ binding) because it is several times faster on the reduced canonical pixels, has no
-compiled dependency, and is simple enough to reproduce bit-for-bit in the browser.
-The numeric choices that keep us bit-identical to Meta's code are noted inline.
+of each axis into one (64 x n) matrix and compute ``R_rows @ luma @ R_cols.T``, touching
+only each matrix's non-zero band: a few multiply-adds per pixel, no pixel loop. We write it
+ourselves (rather than call the `pdqhash` C++ binding) because it is several times faster
+on the reduced canonical pixels, has no compiled dependency, and is simple enough to
+reproduce bit-for-bit in the browser. The numeric choices that keep us bit-identical to
+Meta's code are noted inline.
 """
 
 from __future__ import annotations
@@ -115,18 +116,23 @@ def _dct_matrix() -> FloatArray:
     return matrix
 
 
-def _quality_terms(grid: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
-    """Meta's quantised gradient steps ((u - v) * 100) / 255, in float32 as Meta computes them."""
-    return [
+def _gradient_steps(grid: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """|(u - v) * 100 / 255| for every pair of neighbours, in float32 as Meta computes them."""
+    steps = [
         (diff * _F32(100)) / _F32(255)
         for diff in (grid[:-1, :] - grid[1:, :], grid[:, :-1] - grid[:, 1:])
     ]
+    flat: npt.NDArray[np.float32] = np.abs(np.concatenate([t.reshape(-1) for t in steps]))
+    return flat
+
+
+def _quality_of_steps(steps: npt.NDArray[np.float32]) -> int:
+    """Meta's image-domain quality: truncated gradient steps summed, divided by 90, capped."""
+    return min(100, int(np.trunc(steps).astype(np.int64).sum()) // 90)
 
 
 def _quality(grid: npt.NDArray[np.float32]) -> int:
-    """Meta's image-domain quality: truncated gradient steps summed, divided by 90, capped."""
-    total = sum(int(np.abs(np.trunc(t)).astype(np.int64).sum()) for t in _quality_terms(grid))
-    return min(100, total // 90)
+    return _quality_of_steps(_gradient_steps(grid))
 
 
 # How far Meta's float32 running sums can stray from the exact values, measured against the
@@ -138,13 +144,12 @@ _FLAT_SCALE = 8.0
 _STEP_TIE = 3e-3
 
 
-def _near_tie(block: FloatArray, grid: npt.NDArray[np.float32]) -> bool:
+def _near_tie(block: FloatArray, steps: npt.NDArray[np.float32]) -> bool:
     ordered = np.sort(block.reshape(256))
     scale = float(np.abs(ordered).max())
     gap = min(ordered[128] - ordered[127], ordered[127] - ordered[126])
     if scale < _FLAT_SCALE or gap <= _MEDIAN_TIE * scale:
         return True
-    steps = np.abs(np.concatenate([t.reshape(-1) for t in _quality_terms(grid)]))
     near = int(((steps >= 0.5) & (np.abs(steps - np.round(steps)) < _STEP_TIE)).sum())
     if near == 0:
         return False
@@ -158,21 +163,7 @@ def pdq_dct_from_rgb(pixels: npt.NDArray[np.uint8]) -> tuple[FloatArray, int]:
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 array, got {pixels.dtype} {pixels.shape}")
     rows, cols = pixels.shape[:2]
-    if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
-        return np.zeros((16, 16)), 0
-    luma = luma_from_rgb(pixels)
-    dct = _dct_matrix()
-    if rows == 64 and cols == 64:
-        grid64 = luma
-    else:
-        # Meta keeps every intermediate in float32; we compute in float64 and round the
-        # 64x64 grid to float32 so the quality metric and the DCT see what Meta's see.
-        grid64 = _grid64(luma, _band(rows, rows, 1), _band(cols, cols, 1))
-    block: FloatArray = dct @ grid64.astype(np.float64) @ dct.T
-    if _near_tie(block, grid64):
-        grid64 = pdq_exact.grid64_exact(luma)
-        block = pdq_exact.dct16_exact(grid64, dct.astype(_F32)).astype(np.float64)
-    return block, _quality(grid64)
+    return pdq_dct_from_canonical(CanonicalImage(pixels, rows, cols, 1))
 
 
 @lru_cache(maxsize=64)
@@ -183,8 +174,10 @@ def reduced_blur_decimate_matrix(full: int, reduced: int, factor: int) -> FloatA
     the sum of the block's weights: PDQ keeps the full image's tent windows and sample
     positions instead of the coarser ones it would pick for the smaller image.
     """
-    if reduced < 1 or (reduced - 1) * factor >= full:
+    if reduced < 1 or not (reduced - 1) * factor < full < (reduced + 1) * factor:
         raise ValueError(f"{reduced} blocks of {factor} do not tile {full} pixels")
+    if factor == 1:
+        return blur_decimate_matrix(full)
     matrix: FloatArray = np.add.reduceat(
         blur_decimate_matrix(full), np.arange(reduced) * factor, axis=1
     )
@@ -218,8 +211,6 @@ class _Band:
 
 @lru_cache(maxsize=64)
 def _band(full: int, reduced: int, factor: int) -> _Band:
-    if factor == 1:
-        return _Band.of(blur_decimate_matrix(full))
     return _Band.of(reduced_blur_decimate_matrix(full, reduced, factor))
 
 
@@ -233,21 +224,33 @@ def _grid64(luma: npt.NDArray[np.float32], rows: _Band, cols: _Band) -> npt.NDAr
 
 
 def pdq_dct_from_canonical(image: CanonicalImage) -> tuple[FloatArray, int]:
-    """DCT block and quality of PDQ on the full image, computed from its reduced pixels."""
-    if image.factor == 1:
-        return pdq_dct_from_rgb(image.pixels)
-    rows, cols = image.pixels.shape[:2]
+    """DCT block and quality of PDQ on the full image, computed from its (reduced) pixels.
+
+    Unreduced pixels (factor 1) give Meta's PDQ exactly: near ties are replayed in float32.
+    """
     if min(image.full_height, image.full_width) < MIN_HASHABLE_DIM:
         return np.zeros((16, 16)), 0
+    rows, cols = image.pixels.shape[:2]
+    exact = image.factor == 1
     luma = luma_from_rgb(image.pixels)
-    grid64 = _grid64(
-        luma,
-        _band(image.full_height, rows, image.factor),
-        _band(image.full_width, cols, image.factor),
-    )
+    if exact and rows == 64 and cols == 64:
+        grid64 = luma  # Meta skips the blur for a 64x64 input
+    else:
+        # Meta keeps every intermediate in float32; we compute in float64 and round the
+        # 64x64 grid to float32 so the quality metric and the DCT see what Meta's see.
+        grid64 = _grid64(
+            luma,
+            _band(image.full_height, rows, image.factor),
+            _band(image.full_width, cols, image.factor),
+        )
     dct = _dct_matrix()
     block: FloatArray = dct @ grid64.astype(np.float64) @ dct.T
-    return block, _quality(grid64)
+    steps = _gradient_steps(grid64)
+    if exact and _near_tie(block, steps):
+        grid64 = pdq_exact.grid64_exact(luma)
+        block = pdq_exact.dct16_exact(grid64, dct.astype(_F32)).astype(np.float64)
+        steps = _gradient_steps(grid64)
+    return block, _quality_of_steps(steps)
 
 
 def pdq_from_canonical(image: CanonicalImage) -> PdqHash:
