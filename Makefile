@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE ?= samples
 
-.PHONY: run test lint typecheck unit install install-test bench clean
+.PHONY: run test lint typecheck unit install install-test bench robustness clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ bench: install-test
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/hash_speed.py
 	$(BIN)/python bench/vpdq_compare.py
+	$(BIN)/python bench/robustness.py --update-docs
+	$(BIN)/python bench/robustness.py --update-docs --upscale 4 --photos 100 --out robustness-camera
+
+# The robustness benchmark alone (about 10 minutes on 2 cores): table and plot in docs/.
+robustness: install-test
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/robustness.py --update-docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/out

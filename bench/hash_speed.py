@@ -48,10 +48,9 @@ import pdqhash
 from PIL import Image, ImageOps
 from PIL import features as pil_features
 
-from takedown.hashing.canonical import canonical_image
-from takedown.hashing.pdq import hamming, pdq_dihedral_from_canonical, pdq_from_canonical
-from takedown.hashing.video import hash_video
-from vpdq_compare import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.vpdq_compare import (
     DEFAULT_REFERENCE,
     import_vpdq,
     load_reference,
@@ -59,6 +58,13 @@ from vpdq_compare import (
     p90,
     publish,
 )
+from takedown.hashing.canonical import canonical_image
+from takedown.hashing.pdq import (
+    hamming,
+    pdq_dihedral_from_canonical,
+    pdq_from_canonical,
+)
+from takedown.hashing.video import hash_video
 
 DATA = Path("/work/shared/data")
 PHOTOS = DATA / "photos-dev"

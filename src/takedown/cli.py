@@ -60,17 +60,8 @@ def hash_command(
     if not files:
         typer.echo("takedown: no photos or videos found under the given paths.", err=True)
         raise typer.Exit(EXIT_USAGE)
-    stderr = Console(stderr=True)
     failed = 0
-    progress = Progress(
-        TextColumn("hashing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        transient=True,
-        disable=len(files) < 2,
-    )
+    progress = _progress("hashing", len(files))
     with progress:
         task = progress.add_task("hash", total=len(files))
         for path in files:
@@ -84,6 +75,19 @@ def hash_command(
     if failed:
         typer.echo(f"takedown: {failed} of {len(files)} files could not be hashed.", err=True)
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _progress(label: str, total: int) -> Progress:
+    """A progress bar on stderr, shown only when there are at least two files."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=total < 2,
+    )
 
 
 def _print_record(record: dict[str, object], as_json: bool) -> None:
@@ -104,6 +108,72 @@ def _print_record(record: dict[str, object], as_json: bool) -> None:
         sys.stdout.write(
             f"{record['path']}\t{record['kind']}\tsha256 {record['sha256']}\t{detail}\n"
         )
+    sys.stdout.flush()
+
+
+@app.command("scan")
+def scan_command(
+    paths: Annotated[list[Path], typer.Argument(help="Photos, videos or directories (recursed).")],
+    list_file: Annotated[
+        Path,
+        typer.Option("--list", help="Hash list: JSON Lines as printed by `takedown hash --json`."),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per file per line.")
+    ] = False,
+) -> None:
+    """Match photos and videos against a hash list, as a platform would; nothing is sent."""
+    from takedown.hashing.fingerprint import query_fingerprint
+    from takedown.matching.listfile import read_list
+    from takedown.matching.scan import ListIndex
+
+    try:
+        index = ListIndex(read_list(list_file))
+    except TakedownError as exc:
+        typer.echo(f"takedown: cannot use the list: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    files = list(_expand(paths))
+    if not files:
+        typer.echo("takedown: no photos or videos found under the given paths.", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    failed = 0
+    progress = _progress("scanning", len(files))
+    with progress:
+        task = progress.add_task("scan", total=len(files))
+        for path in files:
+            record: dict[str, object]
+            try:
+                matches = index.match(query_fingerprint(path))
+                record = {"path": str(path), "matches": [m.to_json() for m in matches]}
+            except TakedownError as exc:
+                failed += 1
+                record = {"path": str(path), "error": exc.message, "code": exc.code}
+            _print_scan_record(record, as_json)
+            progress.advance(task)
+    if failed:
+        typer.echo(f"takedown: {failed} of {len(files)} files could not be scanned.", err=True)
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print_scan_record(record: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
+    elif "error" in record:
+        sys.stdout.write(f"{record['path']}\terror: {record['error']}\n")
+    else:
+        matches = record["matches"]
+        assert isinstance(matches, list)
+        if not matches:
+            sys.stdout.write(f"{record['path']}\tno match\n")
+        else:
+            best = matches[0]
+            listed = best.get("path", best.get("sha256"))
+            detail = f"MATCH {listed} {best['type']} d={best['distance']}"
+            if best["variant"] is not None:
+                detail += f" {best['variant']}"
+            if len(matches) > 1:
+                detail += f" (+{len(matches) - 1} more)"
+            sys.stdout.write(f"{record['path']}\t{detail}\n")
     sys.stdout.flush()
 
 

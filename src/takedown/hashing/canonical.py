@@ -27,6 +27,7 @@ __all__ = [
     "canonical_from_rgb",
     "canonical_image",
     "jpeg_scale",
+    "level_pixels",
     "reduce_rgb",
 ]
 
@@ -105,6 +106,21 @@ def canonical_image(path: Path) -> CanonicalImage:
     if orientation in _SWAPS_AXES:
         width, height = height, width
     return CanonicalImage(pixels, height, width, scale)
+
+
+def level_pixels(path: Path, factor: int) -> npt.NDArray[np.uint8]:
+    """The image averaged over factor x factor blocks of full-resolution pixels (a power of
+    two), oriented. JPEGs use libjpeg's DCT scaling up to 1/8, then block means."""
+    with decode.open_image(path) as image:
+        if image.format != "JPEG":
+            return reduce_rgb(decode.to_rgb(image, path=path), factor)
+        width, height = image.size
+        scale = min(factor, JPEG_SCALES[0])
+        if scale > 1:
+            image.draft("RGB", (width // scale, height // scale))
+            _check_draft(image, width, height, scale, path)
+        pixels = decode.to_rgb(image, path=path)
+    return reduce_rgb(pixels, factor // scale)
 
 
 def _check_draft(image: Image.Image, width: int, height: int, scale: int, path: Path) -> None:

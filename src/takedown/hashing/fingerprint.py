@@ -10,11 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from takedown.errors import DecodeError, InputError, UnsupportedMediaError
-from takedown.hashing import video
-from takedown.hashing.canonical import canonical_image
+from takedown.hashing import regions, video
+from takedown.hashing.canonical import CanonicalImage, canonical_image, level_pixels
+from takedown.hashing.derotate import derotate
 from takedown.hashing.exact import exact_hashes
-from takedown.hashing.pdq import DIHEDRAL_VARIANTS, pdq_dihedral_from_canonical
+from takedown.hashing.pdq import (
+    DIHEDRAL_VARIANTS,
+    pdq_dihedral_from_canonical,
+    pdq_from_canonical,
+    pdq_from_rgb,
+)
+from takedown.hashing.trim import trim_box
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -23,6 +33,7 @@ __all__ = [
     "MediaFingerprint",
     "Signal",
     "fingerprint_file",
+    "query_fingerprint",
 ]
 
 MediaKind = Literal["image", "video"]
@@ -103,12 +114,94 @@ class MediaFingerprint:
         return out
 
 
+REPORTER_PATCHES_PER_LEVEL = 18
+"""Region hashes per level image on the reporter side (three levels at most)."""
+
+QUERY_SIGNALS = 8
+"""Hashes a platform computes per uploaded image: whole, trimmed (if any), then patches."""
+
+MAX_REPORTER_SIGNALS = 64
+"""The most signals one photo can carry to the registry."""
+
+TRIMMED = "trimmed"
+PATCH = "patch"
+DEROTATED = "derotated"
+IMAGE_VARIANTS = (*DIHEDRAL_VARIANTS, TRIMMED, PATCH)
+"""Every variant name a listed image signal can carry."""
+QUERY_VARIANTS = ("original", TRIMMED, DEROTATED, PATCH)
+"""Variant names of the signals a platform computes for an upload."""
+
+
 def image_signals(path: Path) -> tuple[Signal, ...]:
-    """PDQ of the canonical pixels and its 7 rotations and mirrors."""
-    hashes = pdq_dihedral_from_canonical(canonical_image(path))
-    return tuple(
+    """The reporter's set for one photo: PDQ of the canonical pixels and its 7 rotations and
+    mirrors, PDQ of the picture inside plain borders (if any), and patch hashes at the
+    photo's level and the two neighbouring levels (see `regions`)."""
+    canon = canonical_image(path)
+    hashes = pdq_dihedral_from_canonical(canon)
+    signals = [
         Signal("pdq", hashes[name].hex, hashes[name].quality, name) for name in DIHEDRAL_VARIANTS
-    )
+    ]
+    signals.extend(_trimmed(canon))
+    base = regions.level_factor(canon.full_width, canon.full_height)
+    for factor in (base // 2, base, base * 2):
+        if factor >= 1 and min(canon.full_width, canon.full_height) // factor >= _MIN_LEVEL_SIDE:
+            level = _level(path, canon, factor)
+            signals.extend(_patches(level, REPORTER_PATCHES_PER_LEVEL))
+    return _unique(signals)[:MAX_REPORTER_SIGNALS]
+
+
+def query_image_signals(path: Path) -> tuple[Signal, ...]:
+    """The platform's set for one upload (at most QUERY_SIGNALS): PDQ of the canonical pixels,
+    of the picture inside plain borders (if any), of the picture turned back upright (if it
+    was turned by a few degrees inside a filled canvas), then patch hashes at the upload's
+    level. Computed in Python only, so it may use steps the browser could not reproduce."""
+    canon = canonical_image(path)
+    whole = pdq_from_canonical(canon)
+    signals = [Signal("pdq", whole.hex, whole.quality, "original"), *_trimmed(canon)]
+    upright = derotate(canon.pixels)
+    if upright is not None:
+        digest = pdq_from_rgb(upright)
+        signals.append(Signal("pdq", digest.hex, digest.quality, DEROTATED))
+    factor = regions.level_factor(canon.full_width, canon.full_height)
+    level = _level(path, canon, factor)
+    signals.extend(_patches(level, QUERY_SIGNALS - len(signals)))
+    return _unique(signals)
+
+
+_MIN_LEVEL_SIDE = regions.PATCH_SIZE + 2 * regions.WINDOW
+
+
+def _level(path: Path, canon: CanonicalImage, factor: int) -> npt.NDArray[np.uint8]:
+    if canon.factor == factor:
+        return canon.pixels
+    return level_pixels(path, factor)
+
+
+def _trimmed(canon: CanonicalImage) -> list[Signal]:
+    box = trim_box(canon.pixels)
+    if box is None:
+        return []
+    inner = np.ascontiguousarray(canon.pixels[box.top : box.bottom, box.left : box.right])
+    digest = pdq_from_rgb(inner)
+    return [Signal("pdq", digest.hex, digest.quality, TRIMMED)]
+
+
+def _patches(level: npt.NDArray[np.uint8], count: int) -> list[Signal]:
+    return [
+        Signal("pdq", p.hash.hex, p.hash.quality, PATCH) for p in regions.patch_hashes(level, count)
+    ]
+
+
+def _unique(signals: list[Signal]) -> tuple[Signal, ...]:
+    """Drop repeated (value, variant) pairs, keeping the first."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Signal] = []
+    for signal in signals:
+        key = (signal.value, signal.variant)
+        if key not in seen:
+            seen.add(key)
+            out.append(signal)
+    return tuple(out)
 
 
 def fingerprint_file(path: Path) -> MediaFingerprint:
@@ -138,3 +231,15 @@ def fingerprint_file(path: Path) -> MediaFingerprint:
 
 def _looks_like_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def query_fingerprint(path: Path) -> MediaFingerprint:
+    """Hash one upload the platform way: exact hashes plus the query signals (or vPDQ)."""
+    path = Path(path)
+    exact = exact_hashes(path)
+    try:
+        signals = query_image_signals(path)
+    except DecodeError:
+        full = fingerprint_file(path)
+        return full
+    return MediaFingerprint("image", exact.md5, exact.sha256, signals)

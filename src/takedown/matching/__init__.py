@@ -1,0 +1,1 @@
+"""Matching fingerprints against lists: the match rule, list files and indexes."""
