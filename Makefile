@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE ?= samples
 
-.PHONY: run test lint typecheck unit install install-test bench robustness clean
+.PHONY: run hash-samples test lint typecheck unit install install-test bench robustness clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 
-# The main job. For now: fingerprint the sample photos (later: the registry service).
+# The main job: the registry service on http://127.0.0.1:8000 (SQLite under ./data by default;
+# TAKEDOWN_DATABASE_URL=postgresql+psycopg://... for PostgreSQL). Ctrl-C stops it.
 run: install
+	$(BIN)/takedown serve
+
+# Fingerprint the sample photo (what a reporter's device computes).
+hash-samples: install
 	$(BIN)/takedown hash --json $(SAMPLE)
 
 lint: install-test

@@ -177,6 +177,202 @@ def _print_scan_record(record: dict[str, object], as_json: bool) -> None:
     sys.stdout.flush()
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (a reverse proxy in front for TLS).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Run the registry's HTTP API (migrates the database first). Configured by TAKEDOWN_*
+    variables; with none set, the data lives in SQLite under ./data. Keeps no IP addresses."""
+    from takedown.api.server import serve
+    from takedown.registry.ratelimit import Limits
+    from takedown.registry.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        limits = Limits.from_env()
+        serve(settings, host, port, limits)
+    except TakedownError as exc:
+        typer.echo(f"takedown: cannot serve: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+db_app = typer.Typer(
+    help="The registry database (TAKEDOWN_DATABASE_URL, default SQLite in TAKEDOWN_DATA_DIR).",
+    no_args_is_help=True,
+)
+admin_app = typer.Typer(
+    help="Operate the registry: platforms and their keys, quarantined signals.",
+    no_args_is_help=True,
+)
+platform_app = typer.Typer(help="Platforms that read the lists, and their API keys.")
+quarantine_app = typer.Typer(help="Signals held out of the feed after platforms disputed them.")
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+admin_app.add_typer(platform_app, name="platform", no_args_is_help=True)
+admin_app.add_typer(quarantine_app, name="quarantine", no_args_is_help=True)
+
+_KEY_WARNING = "Store this API key now: it is shown only once and cannot be shown again."
+
+
+def _admin_error(exc: TakedownError) -> typer.Exit:
+    """Print the error; usage and configuration problems exit 2, refused actions 1."""
+    from takedown.errors import ConfigError, InputError
+
+    typer.echo(f"takedown: {exc}", err=True)
+    return typer.Exit(EXIT_USAGE if isinstance(exc, InputError | ConfigError) else 1)
+
+
+@db_app.command("upgrade")
+def db_upgrade_command() -> None:
+    """Create or migrate the database to the newest schema (the server does this at start)."""
+    from sqlalchemy.engine import make_url
+
+    from takedown.registry.settings import Settings
+    from takedown.store.migrate import upgrade
+
+    try:
+        settings = Settings.from_env()
+        revision = upgrade(settings.database_url)
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    typer.echo(f"database {shown} is at revision {revision}")
+
+
+@platform_app.command("add")
+def platform_add_command(
+    name: Annotated[str, typer.Argument(help="Short name: a-z, 0-9, '.', '_', '-'.")],
+    lists: Annotated[
+        str, typer.Option(help="Lists it may read, comma-separated: minor, adult.")
+    ] = "minor,adult",
+    contact: Annotated[str | None, typer.Option(help="Who to contact at the platform.")] = None,
+) -> None:
+    """Add a platform and print its first API key (once)."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            names = [part.strip() for part in lists.split(",") if part.strip()]
+            added, key = registry.add_platform(name, names, contact)
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    typer.echo(f"platform {added.name} added (lists: {', '.join(added.lists)}).", err=True)
+    typer.echo(_KEY_WARNING, err=True)
+    typer.echo(key)
+
+
+@platform_app.command("list")
+def platform_list_command() -> None:
+    """Every platform: name, lists, status."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            platforms = registry.platforms()
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    for each in platforms:
+        typer.echo(f"{each.name}\t{','.join(each.lists)}\t{each.status}")
+
+
+@platform_app.command("rotate")
+def platform_rotate_command(
+    name: Annotated[str, typer.Argument(help="The platform.")],
+) -> None:
+    """Issue a new API key; older keys work until `revoke NAME --keep-latest`."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            key = registry.rotate_key(name)
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    typer.echo(f"new key for {name}; revoke the old ones with", err=True)
+    typer.echo(f"  takedown admin platform revoke {name} --keep-latest", err=True)
+    typer.echo(_KEY_WARNING, err=True)
+    typer.echo(key)
+
+
+@platform_app.command("revoke")
+def platform_revoke_command(
+    name: Annotated[str, typer.Argument(help="The platform.")],
+    keep_latest: Annotated[
+        bool,
+        typer.Option("--keep-latest", help="Revoke only the older keys, keep the newest."),
+    ] = False,
+) -> None:
+    """Revoke a platform and all its keys (or, with --keep-latest, its older keys)."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            registry.revoke(name, keep_latest=keep_latest)
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    done = "older keys revoked" if keep_latest else "platform and all its keys revoked"
+    typer.echo(f"{name}: {done}.")
+
+
+@quarantine_app.command("list")
+def quarantine_list_command() -> None:
+    """Quarantined signals (awaiting review first): type, value, quality, variant, state, day,
+    platforms saying `not_blocked`."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            held = registry.quarantined()
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    for item in held:
+        typer.echo(
+            f"{item.type}\t{item.value}\t{item.quality}\t{item.variant}\t{item.state}\t"
+            f"{item.day.isoformat()}\t{item.not_blocked_by}"
+        )
+
+
+@quarantine_app.command("restore")
+def quarantine_restore_command(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="pdq or md5.")],
+    value: Annotated[str, typer.Argument(help="The hash, lowercase hex.")],
+) -> None:
+    """Put a quarantined signal back in the feed."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            registry.restore(type_, value)
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    typer.echo(f"{type_}:{value} restored.")
+
+
+@quarantine_app.command("confirm")
+def quarantine_confirm_command(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="pdq or md5.")],
+    value: Annotated[str, typer.Argument(help="The hash, lowercase hex.")],
+) -> None:
+    """Keep a quarantined signal out of the feed for good."""
+    from takedown.registry.service import open_migrated
+    from takedown.registry.settings import Settings
+
+    try:
+        with open_migrated(Settings.from_env()) as registry:
+            registry.confirm(type_, value)
+    except TakedownError as exc:
+        raise _admin_error(exc) from None
+    typer.echo(f"{type_}:{value} confirmed: it stays out of the feed.")
+
+
 def main() -> None:
     app()
 

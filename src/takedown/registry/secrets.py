@@ -1,0 +1,128 @@
+"""Secrets the registry hands out: case numbers, PINs, API keys and media ids.
+
+All come from `secrets`. PINs are stored as argon2id hashes (they are short: the hash must be
+slow); API keys carry 256 random bits, so a SHA-256 of the key is enough, and it is compared in
+constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = [
+    "CASE_ALPHABET",
+    "CASE_NUMBER_LENGTH",
+    "KEY_PREFIX",
+    "MEDIA_ID_LENGTH",
+    "PIN_DIGITS",
+    "PinHasher",
+    "display_case_number",
+    "hash_api_key",
+    "key_lookup",
+    "keys_equal",
+    "new_api_key",
+    "new_case_number",
+    "new_media_id",
+    "new_pin",
+    "normalise_case_number",
+    "normalise_media_id",
+]
+
+CASE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+"""31 symbols without look-alikes (no 0 O 1 I L): about 59 bits in 12 characters."""
+CASE_NUMBER_LENGTH = 12
+PIN_DIGITS = 8
+KEY_PREFIX = "tdk_"
+_KEY_BYTES = 32
+_KEY_BODY = re.compile(r"[a-z2-7]{52}")
+MEDIA_ID_LENGTH = 16
+_MEDIA_ID = re.compile(r"[a-z2-7]{16}")
+
+
+def new_case_number() -> str:
+    """A fresh case number, 12 characters, stored without dashes."""
+    return "".join(secrets.choice(CASE_ALPHABET) for _ in range(CASE_NUMBER_LENGTH))
+
+
+def display_case_number(number: str) -> str:
+    """XXXX-XXXX-XXXX, as shown to reporters."""
+    return "-".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def normalise_case_number(text: str) -> str | None:
+    """The stored form of a case number typed with or without dashes/spaces, in any case;
+    None if it cannot be one."""
+    compact = re.sub(r"[\s-]", "", text).upper()
+    if len(compact) != CASE_NUMBER_LENGTH or any(c not in CASE_ALPHABET for c in compact):
+        return None
+    return compact
+
+
+def new_pin() -> str:
+    """Eight digits, shown to the reporter once."""
+    return f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+
+
+def new_media_id() -> str:
+    """A public, opaque media id: 80 random bits as 16 lowercase base32 characters."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()
+
+
+def normalise_media_id(text: str) -> str | None:
+    lowered = text.strip().lower()
+    return lowered if _MEDIA_ID.fullmatch(lowered) else None
+
+
+def new_api_key() -> str:
+    """`tdk_` + 32 random bytes in lowercase base32 (52 characters)."""
+    body = base64.b32encode(secrets.token_bytes(_KEY_BYTES)).decode("ascii").rstrip("=")
+    return KEY_PREFIX + body.lower()
+
+
+def hash_api_key(key: str) -> str | None:
+    """SHA-256 (hex) of a well-formed key, or None if `key` cannot be one of ours."""
+    if not key.startswith(KEY_PREFIX) or not _KEY_BODY.fullmatch(key[len(KEY_PREFIX) :]):
+        return None
+    return hashlib.sha256(key.encode("ascii")).hexdigest()
+
+
+def key_lookup(key_hash: str) -> str:
+    """The indexed prefix a key's row is found by before the full comparison."""
+    return key_hash[:16]
+
+
+def keys_equal(stored_hash: str, presented_hash: str) -> bool:
+    return hmac.compare_digest(stored_hash.encode("ascii"), presented_hash.encode("ascii"))
+
+
+class PinHasher:
+    """argon2id with the configured cost; `verify` never raises for a wrong PIN or bad hash."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+        self._decoy: str | None = None
+
+    def hash(self, pin: str) -> str:
+        return self._hasher.hash(pin)
+
+    def verify(self, pin_hash: str | None, pin: str) -> bool:
+        """Whether `pin` matches; with no hash (unknown case) a decoy is checked instead, so
+        that an unknown case number takes as long as a wrong PIN."""
+        if pin_hash is None and self._decoy is None:
+            self._decoy = self._hasher.hash(new_pin())  # made once, on first need
+        try:
+            return self._hasher.verify(pin_hash or self._decoy or "", pin) and bool(pin_hash)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False

@@ -1,0 +1,1 @@
+"""Persistence for the registry: tables, engines, transactions and Alembic migrations."""

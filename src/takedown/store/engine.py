@@ -1,0 +1,82 @@
+"""Engines for the registry database: SQLite (a file in the data directory) or PostgreSQL.
+
+SQLite is configured for durability and one writer at a time: WAL journal, synchronous=FULL
+(a commit survives power loss), foreign keys on, a 5 s busy timeout, and `BEGIN IMMEDIATE` for
+write transactions so two writers never both read and then fail to upgrade their lock.
+PostgreSQL goes through psycopg 3; writers serialise on an advisory lock (`transactions`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from takedown.errors import ConfigError
+
+__all__ = ["WRITE_OPTION", "create_engine", "sqlite_path"]
+
+WRITE_OPTION = "takedown_write"
+"""Execution option marking a connection whose transaction will write (SQLite: IMMEDIATE)."""
+
+_BUSY_TIMEOUT_MS = 5000
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for other databases or in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def create_engine(url: str, **options: Any) -> sa.Engine:
+    """An engine for `url`. For an SQLite file its directory is created first.
+    ConfigError when the URL is not one we support or the directory cannot be made."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError("the database URL is not a valid URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the data directory {path.parent}: {exc.strerror}"
+                ) from None
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000}, **options
+        )
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True, **options)
+    raise ConfigError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's own transaction handling would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

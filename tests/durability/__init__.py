@@ -1,0 +1,1 @@
+"""Durability: the real server process, killed and restarted, on SQLite and PostgreSQL."""

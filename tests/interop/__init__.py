@@ -1,0 +1,1 @@
+"""Interop proofs: unmodified clients of other projects against a real `takedown serve`."""
