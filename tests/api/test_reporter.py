@@ -22,7 +22,7 @@ def test_a_new_case_returns_number_pin_media_ids_and_a_warning(api: Api) -> None
     assert re.fullmatch(
         r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", body["case_number"]
     )
-    assert re.fullmatch(r"[0-9]{8}", body["pin"])
+    assert re.fullmatch(r"[0-9]{10}", body["pin"])
     assert len(body["media_ids"]) == 2
     assert "PIN" in body["warning"]
 
@@ -52,6 +52,17 @@ def test_case_numbers_are_accepted_without_dashes_and_in_lower_case(api: Api) ->
 
     assert response.status_code == 200
     assert response.json()["case_number"] == created["case_number"]
+
+
+def test_the_pin_is_ten_digits_spaces_and_dashes_ignored(api: Api) -> None:
+    created = api.report()
+    pin, url = created["pin"], f"/v1/cases/{created['case_number']}/status"
+
+    spaced = api.client.post(url, json={"pin": f"{pin[:3]} {pin[3:6]}-{pin[6:]}"})
+    short = api.client.post(url, json={"pin": pin[:8]})
+
+    assert spaced.status_code == 200
+    assert short.status_code == 422
 
 
 def test_media_can_be_added_to_a_case(api: Api) -> None:
@@ -104,7 +115,7 @@ def test_withdrawing_an_unknown_media_item_is_not_found(api: Api) -> None:
 def test_wrong_pin_is_401_then_the_case_locks_with_retry_after(api: Api) -> None:
     created = api.report()
     number = created["case_number"]
-    wrong = "00000000" if created["pin"] != "00000000" else "11111111"
+    wrong = "0000000000" if created["pin"] != "0000000000" else "1111111111"
 
     codes = [
         api.client.post(f"/v1/cases/{number}/status", json={"pin": wrong}).status_code
@@ -120,7 +131,7 @@ def test_wrong_pin_is_401_then_the_case_locks_with_retry_after(api: Api) -> None
 
 def test_unknown_case_and_wrong_pin_look_the_same(api: Api) -> None:
     created = api.report()
-    wrong = "00000000" if created["pin"] != "00000000" else "11111111"
+    wrong = "0000000000" if created["pin"] != "0000000000" else "1111111111"
 
     unknown = api.client.post("/v1/cases/2345-6789-ABCD/status", json={"pin": created["pin"]})
     wrong_pin = api.client.post(f"/v1/cases/{created['case_number']}/status", json={"pin": wrong})
@@ -184,7 +195,7 @@ def test_pin_work_runs_on_a_bounded_pool(sqlite_api: Api, monkeypatch: pytest.Mo
         with lock:
             active += 1
             most = max(most, active)
-        time.sleep(0.05)
+        time.sleep(0.3)  # long enough for every worker to be busy at once
         with lock:
             active -= 1
         return real(number, pin)

@@ -143,7 +143,7 @@ def test_serve_runs_the_whole_flow_and_keeps_no_client_data(server: Server) -> N
         status = _ok(client.post(f"/v1/cases/{number.lower()}/status", json={"pin": pin}))
         assert status["status"] == "active"
         # Wrong PINs and bad requests must not leave traces either.
-        assert client.post(f"/v1/cases/{number}/status", json={"pin": "00000000"}).is_error
+        assert client.post(f"/v1/cases/{number}/status", json={"pin": "0000000000"}).is_error
         assert client.post("/v1/cases", json={"nonsense": True}).status_code == 422
 
         platform = {"Authorization": f"Bearer {key}"}

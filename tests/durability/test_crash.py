@@ -90,6 +90,7 @@ class Server:
                 env=self.env,
                 stdout=out,
                 stderr=err,
+                start_new_session=True,  # its own process group: the server and its workers
             )
         self.processes.append(process)
         url = f"http://{HOST}:{port}"
@@ -107,6 +108,15 @@ class Server:
         assert result.returncode == 0, result.stderr.decode()
         return result.stdout.decode().strip()
 
+    def crash(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL to the server and every worker process it started, at once."""
+        os.killpg(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while _group_alive(process.pid):
+            assert time.monotonic() < deadline, "server processes survived SIGKILL"
+            time.sleep(0.01)
+
     def stop_all(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -116,6 +126,8 @@ class Server:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            if _group_alive(process.pid):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def _wait_until_up(self, url: str, process: subprocess.Popen[bytes], run: int) -> None:
         deadline = time.monotonic() + 30
@@ -130,6 +142,14 @@ class Server:
 
     def _stderr(self, run: int) -> str:
         return (self.tmp_path / f"server{run}.err").read_text(errors="replace")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _free_port() -> int:
@@ -278,8 +298,7 @@ def test_cases_answered_before_a_sigkill_are_whole_after_restart_and_the_feed_ha
     for thread in clients:
         thread.start()
     time.sleep(LOAD_SECONDS)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=10) == -signal.SIGKILL
+    server.crash(process)
     stop.set()
     for thread in clients:
         thread.join(timeout=30)

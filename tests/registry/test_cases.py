@@ -22,7 +22,7 @@ CASE_NUMBER = re.compile(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]
 
 
 def wrong(pin: str) -> str:
-    return "00000000" if pin != "00000000" else "11111111"
+    return "0000000000" if pin != "0000000000" else "1111111111"
 
 
 def test_a_new_case_gets_a_number_a_pin_and_one_id_per_media_item(registry: Registry) -> None:
@@ -30,7 +30,7 @@ def test_a_new_case_gets_a_number_a_pin_and_one_id_per_media_item(registry: Regi
     created = registry.create_case("adult", "en", [f.image(rng), f.image(rng)])
 
     assert CASE_NUMBER.fullmatch(created.case_number)
-    assert re.fullmatch(r"\d{8}", created.pin)
+    assert re.fullmatch(r"[0-9]{10}", created.pin)
     assert len(created.media_ids) == 2
     assert all(re.fullmatch(r"[a-z2-7]{16}", m) for m in created.media_ids)
     assert len(set(created.media_ids)) == 2
@@ -98,6 +98,14 @@ def test_a_withdrawn_case_shows_all_media_withdrawn_and_takes_no_more(registry: 
         registry.add_media(created.case_number, created.pin, [f.image(rng)])
 
 
+def test_the_pin_is_accepted_with_spaces_and_dashes(registry: Registry) -> None:
+    created = registry.create_case("adult", "en", [f.image(random.Random(30))])
+    pin = created.pin
+    typed = f" {pin[:3]}-{pin[3:6]} {pin[6:]} "
+
+    assert registry.case_status(created.case_number, typed).case_number == created.case_number
+
+
 def test_a_media_id_of_another_case_is_not_found(registry: Registry) -> None:
     rng = random.Random(7)
     mine = registry.create_case("adult", "en", [f.image(rng)])
@@ -122,11 +130,13 @@ def test_unknown_case_and_wrong_pin_give_the_same_error(registry: Registry) -> N
 
 
 MALFORMED = [
-    ("2345-6789-ABC", "12345678", "case_number"),
-    ("2345-6789-ABCI", "12345678", "case_number"),  # I is not in the alphabet
-    ("2345-6789-ABCD", "1234567", "pin"),
-    ("2345-6789-ABCD", "1234567x", "pin"),
-    ("2345-6789-ABCD", "١٢٣٤٥٦٧٨", "pin"),  # Arabic-Indic digits: digits, but not ours
+    ("2345-6789-ABC", "1234567890", "case_number"),
+    ("2345-6789-ABCI", "1234567890", "case_number"),  # I is not in the alphabet
+    ("2345-6789-ABCD", "12345678", "pin"),  # the old 8-digit length
+    ("2345-6789-ABCD", "123456789", "pin"),
+    ("2345-6789-ABCD", "12345678901", "pin"),
+    ("2345-6789-ABCD", "123456789x", "pin"),
+    ("2345-6789-ABCD", "١٢٣٤٥٦٧٨٩٠", "pin"),  # Arabic-Indic digits: digits, but not ours
 ]
 
 

@@ -17,7 +17,11 @@ def test_defaults_put_an_sqlite_file_in_the_data_dir() -> None:
     assert settings.data_dir == Path("data")
     assert settings.database_url == "sqlite:///data/takedown.db"
     assert (settings.quarantine_platforms, settings.feed_page_default) == (2, 1000)
-    assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
+    assert (settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism) == (
+        2,
+        2048,
+        1,
+    )
 
 
 def test_every_setting_has_a_variable_that_is_read() -> None:

@@ -3,7 +3,6 @@ rate limits, routers, middleware and error handlers into one FastAPI application
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +15,7 @@ from takedown.api.compat_stopncii import stopncii_router
 from takedown.api.errors import install_error_handlers
 from takedown.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from takedown.api.platform import platform_router
+from takedown.api.powsecret import pow_secret
 from takedown.api.public import public_router
 from takedown.api.reporter import reporter_router
 from takedown.api.services import Services
@@ -68,15 +68,16 @@ def create_app(
     """The API application. Without `registry`, one is made from `settings` (and its engine
     closed at shutdown); the database must already be migrated (`takedown serve` does that).
 
-    Without `proof_of_work`, challenges are signed with a random per-process secret, so they
-    are valid only in this process; without `limits`, the default rates apply.
+    Without `proof_of_work`, challenges are signed with the secret every server process shares
+    (`TAKEDOWN_POW_SECRET`, or the file `pow_secret` in the data directory, made on first use);
+    without `limits`, the default rates apply (per process).
     """
     owned = registry is None
     services = Services(
         settings=settings,
         registry=Registry.from_settings(settings) if registry is None else registry,
         proof_of_work=proof_of_work
-        or ProofOfWork(secrets.token_bytes(32), settings.pow_difficulty_bits),
+        or ProofOfWork(pow_secret(settings), settings.pow_difficulty_bits),
         limits=limits or Limits.from_rates({}),
     )
 

@@ -22,11 +22,13 @@ __all__ = ["PIN_QUEUE", "PIN_WARNING", "PIN_WORKERS", "reporter_router"]
 
 T = TypeVar("T")
 
-PIN_WORKERS = 4
-"""Threads that may hash or check PINs at once. argon2id is slow and memory-hard on purpose
-(64 MiB per hash by default), and made-up case numbers cost a check too (unknown cases take
-as long as wrong PINs), so without this bound anonymous requests could hold every worker
-thread and gigabytes of memory. Waiting requests wait in the event loop, not in threads."""
+PIN_WORKERS = 16
+"""Threads that may hash or check PINs at once (and run the use case around it). argon2id at
+the default cost takes about 2 ms and 2 MiB, so 16 workers keep both CPUs busy, let the
+registry's writer batch many cases per commit, and hold at most 32 MiB of argon2 memory
+(operators who raise the argon2 cost raise that too). Made-up case numbers cost a check too
+(unknown cases take as long as wrong PINs), so without this bound anonymous requests could hold
+every worker thread. Waiting requests wait in the event loop, not in threads."""
 PIN_QUEUE = 200
 """Requests allowed to wait for a PIN worker; beyond that, 429 at once."""
 BUSY_RETRY_AFTER = 5

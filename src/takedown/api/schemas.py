@@ -38,7 +38,13 @@ VpdqLine = Annotated[
 ]
 Pin = Annotated[
     str,
-    Field(pattern=r"^[0-9]{8}$", description="The 8-digit PIN shown when the case was made."),
+    Field(
+        pattern=r"^[ -]*(?:[0-9][ -]*){10}$",
+        max_length=40,
+        description="The 10-digit PIN shown when the case was made (spaces and dashes are "
+        "ignored).",
+        examples=["0471826395"],
+    ),
 ]
 MediaId = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9]{1,64}$", description="A media id as the registry gave it.")
@@ -127,7 +133,7 @@ class ChallengeResponse(_Response):
 
 class CaseCreatedResponse(_Response):
     case_number: str = Field(examples=["K7QM-93TX-RW4P"])
-    pin: str = Field(examples=["04718263"])
+    pin: str = Field(examples=["0471826395"])
     media_ids: list[str]
     warning: str
 

@@ -8,27 +8,34 @@ logging configuration scrubs anything that looks like an address (`logs`).
 from __future__ import annotations
 
 import logging.config
+import socket
 
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import ASGIApp
+from uvicorn.supervisors import Multiprocess
 
 from takedown.api.app import create_app
 from takedown.api.logs import logging_config
+from takedown.api.powsecret import pow_secret
 from takedown.registry.ratelimit import Limits
 from takedown.registry.settings import Settings
 from takedown.store.migrate import upgrade
 
-__all__ = ["serve", "uvicorn_config"]
+__all__ = ["app_from_env", "serve", "uvicorn_config"]
 
 logger = logging.getLogger("takedown.api")
 
 
-def uvicorn_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
-    """The uvicorn configuration `serve` uses (separate so that tests can inspect it)."""
+def uvicorn_config(app: ASGIApp | str, host: str, port: int, workers: int = 1) -> uvicorn.Config:
+    """The uvicorn configuration `serve` uses (separate so that tests can inspect it). With
+    several workers, `app` is the import string of a factory each process calls."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        workers=workers,
+        factory=isinstance(app, str),
         access_log=False,
         proxy_headers=False,
         forwarded_allow_ips="",
@@ -39,10 +46,32 @@ def uvicorn_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     )
 
 
+def app_from_env() -> FastAPI:
+    """The application of one worker process (`settings.workers` > 1): settings and limits
+    from the same TAKEDOWN_* variables the parent read."""
+    logging.config.dictConfig(logging_config())
+    return create_app(Settings.from_env(), limits=Limits.from_env())
+
+
 def serve(settings: Settings, host: str, port: int, limits: Limits) -> None:
-    """Migrate the database to the newest schema, then serve until interrupted."""
+    """Migrate the database to the newest schema, then serve until interrupted: in this
+    process, or in `settings.server_workers` processes sharing the socket. Each process has
+    its own registry (connection pool, group commit) and its own rate limits; they share the
+    database and the proof-of-work secret."""
     logging.config.dictConfig(logging_config())
     revision = upgrade(settings.database_url)
     logger.info("database at schema revision %s", revision)
-    app = create_app(settings, limits=limits)
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+    workers = settings.server_workers
+    if workers == 1:
+        app = create_app(settings, limits=limits)
+        uvicorn.Server(uvicorn_config(app, host, port)).run()
+        return
+    pow_secret(settings)  # made once here, before the workers race to read it
+    config = uvicorn_config(f"{__name__}:app_from_env", host, port, workers)
+    logger.info("serving with %d worker processes", workers)
+    sock = config.bind_socket()
+    # The shared socket is made outside asyncio, which would otherwise set TCP_NODELAY on
+    # each accepted connection; without it kept-alive requests wait ~40 ms (Nagle + delayed
+    # ACK). Accepted sockets inherit the option on Linux.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()

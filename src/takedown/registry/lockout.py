@@ -1,7 +1,7 @@
 """The PIN lockout rule: after `pin_max_failures` wrong PINs in a row a case is locked for
 `pin_lock_seconds`, each further wrong PIN doubles the lock, up to `pin_lock_max_seconds`.
 
-Eight-digit PINs give 10^8 guesses; with this rule a guesser gets about 20 tries a day.
+Ten-digit PINs give 10^10 guesses; with this rule a guesser gets about 20 tries a day.
 A correct PIN resets the count.
 """
 

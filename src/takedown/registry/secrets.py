@@ -33,17 +33,19 @@ __all__ = [
     "new_pin",
     "normalise_case_number",
     "normalise_media_id",
+    "normalise_pin",
 ]
 
 CASE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """31 symbols without look-alikes (no 0 O 1 I L): about 59 bits in 12 characters."""
 CASE_NUMBER_LENGTH = 12
-PIN_DIGITS = 8
+PIN_DIGITS = 10
 KEY_PREFIX = "tdk_"
 _KEY_BYTES = 32
 _KEY_BODY = re.compile(r"[a-z2-7]{52}")
 MEDIA_ID_LENGTH = 16
 _MEDIA_ID = re.compile(r"[a-z2-7]{16}")
+_SEPARATORS = re.compile(r"[\s-]")
 
 
 def new_case_number() -> str:
@@ -59,15 +61,24 @@ def display_case_number(number: str) -> str:
 def normalise_case_number(text: str) -> str | None:
     """The stored form of a case number typed with or without dashes/spaces, in any case;
     None if it cannot be one."""
-    compact = re.sub(r"[\s-]", "", text).upper()
+    compact = _SEPARATORS.sub("", text).upper()
     if len(compact) != CASE_NUMBER_LENGTH or any(c not in CASE_ALPHABET for c in compact):
         return None
     return compact
 
 
 def new_pin() -> str:
-    """Eight digits, shown to the reporter once."""
+    """`PIN_DIGITS` (10) digits, shown to the reporter once."""
     return f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+
+
+def normalise_pin(text: str) -> str | None:
+    """The PIN typed with or without spaces and dashes; None unless exactly `PIN_DIGITS`
+    ASCII digits remain."""
+    compact = _SEPARATORS.sub("", text)
+    if len(compact) != PIN_DIGITS or not compact.isascii() or not compact.isdigit():
+        return None
+    return compact
 
 
 def new_media_id() -> str:

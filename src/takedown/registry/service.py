@@ -13,7 +13,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from takedown.errors import AuthError, ConflictError, LockedError, NotFoundError
-from takedown.registry import feed, secrets, stopncii, validation
+from takedown.registry import casewriter, feed, secrets, stopncii, validation
+from takedown.registry.casewriter import GroupCommit, NewCase
 from takedown.registry.lockout import lock_seconds
 from takedown.registry.matcher import ListMatcher
 from takedown.registry.models import (
@@ -32,7 +33,6 @@ from takedown.registry.models import (
     SignalIn,
 )
 from takedown.registry.settings import Settings
-from takedown.registry.validation import CleanMedia
 from takedown.store import migrate, transactions
 from takedown.store.engine import create_engine
 from takedown.store.schema import (
@@ -109,6 +109,7 @@ class Registry:
             parallelism=settings.argon2_parallelism,
         )
         self._matcher = ListMatcher(engine)
+        self._new_cases = GroupCommit(engine, self._today)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:
@@ -134,31 +135,24 @@ class Registry:
     # ---- reporters -------------------------------------------------------------------------
 
     def create_case(self, age_group: str, language: str, media: Sequence[MediaIn]) -> CreatedCase:
-        """A new case with its media; the PIN is returned here and never again."""
+        """A new case with its media; the PIN is returned here and never again. Everything but
+        the SQL (checks, PIN hash, random ids) happens before the write transaction, which
+        `GroupCommit` may share with other new cases; it returns after that commit."""
         group = validation.age_group(age_group)
         lang = validation.language(language)
         items = validation.media_items(media, self._settings)
         pin = secrets.new_pin()
-        pin_hash = self._pins.hash(pin)
-        day = self._today()
-        with transactions.write(self._engine) as connection:
-            number = _unused(connection, case.c.number, secrets.new_case_number)
-            case_id = connection.execute(
-                case.insert()
-                .values(
-                    number=number,
-                    pin_hash=pin_hash,
-                    age_group=group,
-                    language=lang,
-                    status="active",
-                    created_day=day,
-                    updated_day=day,
-                    failed_pin_count=0,
-                )
-                .returning(case.c.id)
-            ).scalar_one()
-            media_ids = _insert_media(connection, case_id, items, day)
-        return CreatedCase(secrets.display_case_number(number), pin, media_ids)
+        new = NewCase(
+            number=secrets.new_case_number(),
+            pin_hash=self._pins.hash(pin),
+            age_group=group,
+            language=lang,
+            day=self._today(),
+            items=items,
+            media_ids=[secrets.new_media_id() for _ in items],
+        )
+        self._new_cases.write(new)
+        return CreatedCase(secrets.display_case_number(new.number), pin, tuple(new.media_ids))
 
     def case_status(self, case_number: str, pin: str) -> CaseStatus:
         """The case and, per media item, what platforms reported."""
@@ -203,9 +197,13 @@ class Registry:
             ).scalar_one()
             if status != "active":
                 raise ConflictError("this case was withdrawn; start a new case to report again")
-            media_ids = _insert_media(connection, case_id, items, day)
+            public_ids = [secrets.new_media_id() for _ in items]
+            public_ids = casewriter.fresh_media_ids(connection, public_ids)
+            ids = casewriter.signal_ids(connection, items)
+            links = casewriter.insert_media(connection, case_id, items, public_ids, ids, day)
             connection.execute(case.update().where(case.c.id == case_id).values(updated_day=day))
-        return media_ids
+            feed.sync(connection, links, day)
+        return tuple(public_ids)
 
     def withdraw_case(self, case_number: str, pin: str) -> None:
         """Withdraw the whole case: its signals leave the feed unless another case holds them."""
@@ -647,86 +645,6 @@ class Registry:
 
 
 # ---- helpers (all run inside the caller's transaction) ----------------------------------------
-
-
-def _unused(connection: sa.Connection, column: sa.Column[str], make: Callable[[], str]) -> str:
-    """A fresh random value not yet in `column` (collisions are astronomically rare)."""
-    while True:
-        value = make()
-        if connection.execute(sa.select(column).where(column == value)).first() is None:
-            return value
-
-
-def _insert_media(
-    connection: sa.Connection, case_id: int, items: Sequence[CleanMedia], day: date
-) -> tuple[str, ...]:
-    ids = _signal_ids(connection, items)
-    public_ids: list[str] = []
-    touched: set[int] = set()
-    for item in items:
-        public_id = _unused(connection, media.c.public_id, secrets.new_media_id)
-        media_id = connection.execute(
-            media.insert()
-            .values(
-                public_id=public_id,
-                case_id=case_id,
-                kind=item.kind,
-                md5=item.md5,
-                sha256=item.sha256,
-                status="active",
-                created_day=day,
-                vpdq=list(item.vpdq) if item.kind == "video" else None,
-            )
-            .returning(media.c.id)
-        ).scalar_one()
-        links = [ids[(s.type, s.value)] for s in item.signals]
-        for part in feed.chunks(links):
-            connection.execute(
-                media_signal.insert(), [{"media_id": media_id, "signal_id": sid} for sid in part]
-            )
-        touched.update(links)
-        public_ids.append(public_id)
-    feed.sync(connection, touched, day)
-    return tuple(public_ids)
-
-
-def _signal_ids(
-    connection: sa.Connection, items: Sequence[CleanMedia]
-) -> dict[tuple[str, str], int]:
-    """Ids of every signal of `items`, inserting the new ones (the first submission's quality
-    and variant are kept for a hash seen again)."""
-    wanted: dict[tuple[str, str], validation.CleanSignal] = {}
-    for item in items:
-        for s in item.signals:
-            wanted.setdefault((s.type, s.value), s)
-    found: dict[tuple[str, str], int] = {}
-    for type_ in ("pdq", "md5"):
-        values = sorted(v for t, v in wanted if t == type_)
-        for part in feed.chunks(values):
-            for row in connection.execute(
-                sa.select(signal.c.id, signal.c.value).where(
-                    signal.c.type == type_, signal.c.value.in_(part)
-                )
-            ):
-                found[(type_, row.value)] = row.id
-    new = [s for key, s in wanted.items() if key not in found]
-    for batch in feed.chunks(new):
-        rows = connection.execute(
-            signal.insert().returning(signal.c.id, signal.c.type, signal.c.value),
-            [
-                {
-                    "type": s.type,
-                    "value": s.value,
-                    "quality": s.quality,
-                    "usable": s.usable,
-                    "variant": s.variant,
-                }
-                for s in batch
-            ],
-        )
-        for row in rows:
-            found[(row.type, row.value)] = row.id
-    return found
 
 
 def _feedback_by_media(

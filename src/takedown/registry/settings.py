@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from argon2.profiles import RFC_9106_LOW_MEMORY
-
 from takedown.errors import ConfigError
 
-__all__ = ["ENV_VARIABLES", "Settings"]
+__all__ = ["ENV_VARIABLES", "MAX_AUTO_WORKERS", "Settings"]
+
+MAX_AUTO_WORKERS = 4
+"""Server processes started by default (one per CPU up to this)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,11 @@ class Settings:
     max_match_signals: int = 8
     feed_page_default: int = 1000
     feed_page_max: int = 10_000
-    argon2_time_cost: int = RFC_9106_LOW_MEMORY.time_cost
-    argon2_memory_kib: int = RFC_9106_LOW_MEMORY.memory_cost
-    argon2_parallelism: int = RFC_9106_LOW_MEMORY.parallelism
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 2048
+    argon2_parallelism: int = 1
+    """argon2id for PINs: about 2 ms per hash on one core, so that 200 new cases per second
+    cost 0.4 core; the 10-digit PIN, not the hash, carries the offline cost (docs/registry.md)."""
     pin_max_failures: int = 5
     """Wrong PINs in a row before a case is locked."""
     pin_lock_seconds: int = 60
@@ -43,6 +46,17 @@ class Settings:
     pin_lock_max_seconds: int = 86_400
     pow_difficulty_bits: int = 18
     """Proof-of-work on anonymous endpoints; 0 disables it."""
+    workers: int = 1
+    """HTTP server processes for `takedown serve`; 0: one per CPU, at most `MAX_AUTO_WORKERS`.
+    One by default: the single database writer, not the interpreter, limits throughput
+    (docs/benchmarks.md), and one process keeps rate limits and spent challenges exact."""
+
+    @property
+    def server_workers(self) -> int:
+        """The number of server processes `workers` asks for."""
+        if self.workers:
+            return self.workers
+        return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -108,6 +122,7 @@ ENV_VARIABLES: dict[str, str] = {
     "pin_lock_seconds": "TAKEDOWN_PIN_LOCK_SECONDS",
     "pin_lock_max_seconds": "TAKEDOWN_PIN_LOCK_MAX_SECONDS",
     "pow_difficulty_bits": "TAKEDOWN_POW_DIFFICULTY_BITS",
+    "workers": "TAKEDOWN_WORKERS",
 }
 """Setting name -> environment variable."""
 
@@ -128,8 +143,9 @@ _MINIMUM = {
     "pin_lock_seconds": 1,
     "pin_lock_max_seconds": 1,
     "pow_difficulty_bits": 0,
+    "workers": 0,
 }
-_MAXIMUM = {"pow_difficulty_bits": 32, "argon2_parallelism": 64}
+_MAXIMUM = {"pow_difficulty_bits": 32, "argon2_parallelism": 64, "workers": 64}
 _DEFAULTS: dict[str, Any] = {field.name: field.default for field in dataclasses.fields(Settings)}
 
 

@@ -301,9 +301,10 @@ def case_number(value: object) -> str:
 
 def pin(value: object) -> str:
     text = _text(value, "pin")
-    if len(text) != secrets.PIN_DIGITS or not text.isascii() or not text.isdigit():
-        _fail("pin", f"expected {secrets.PIN_DIGITS} digits")
-    return text
+    normal = secrets.normalise_pin(text)
+    if normal is None:
+        _fail("pin", f"expected {secrets.PIN_DIGITS} digits (spaces and dashes are ignored)")
+    return normal
 
 
 def platform_name(value: object) -> str:

@@ -23,6 +23,10 @@ WRITE_OPTION = "takedown_write"
 """Execution option marking a connection whose transaction will write (SQLite: IMMEDIATE)."""
 
 _BUSY_TIMEOUT_MS = 5000
+_POOL = {"pool_size": 24, "max_overflow": 16}
+"""Enough pooled connections for the API's PIN workers and the feed readers of one process:
+a connection beyond `pool_size` is closed when returned, and reopening one per request (a
+PostgreSQL backend, or SQLite's PRAGMAs) costs more CPU than the request itself."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -50,15 +54,16 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
                 raise ConfigError(
                     f"cannot create the data directory {path.parent}: {exc.strerror}"
                 ) from None
+        pool = _POOL if path is not None else {}
         engine = sa.create_engine(
-            parsed, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000}, **options
+            parsed, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000}, **{**pool, **options}
         )
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True, **options)
+        return sa.create_engine(parsed, pool_pre_ping=True, **{**_POOL, **options})
     raise ConfigError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
 
