@@ -14,6 +14,7 @@ batch is one ordinary write transaction (`store.transactions.write`).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -126,8 +127,9 @@ def write_cases(
     """Insert `cases` (one SAVEPOINT each) and sync the feed once for all of them; per case
     None or the exception that refused it. Runs inside the caller's write transaction."""
     _make_unique(connection, cases)
-    ids = signal_ids(connection, [item for new in cases for item in new.items])
+    ids, created = _signal_ids(connection, [item for new in cases for item in new.items])
     touched: set[int] = set()
+    fresh_live: set[tuple[str, int]] = set()
     errors: list[BaseException | None] = []
     for new in cases:
         try:
@@ -150,8 +152,14 @@ def write_cases(
             errors.append(exc)
             continue
         touched.update(links)
+        for signal_id in links:
+            if signal_id in created and created[signal_id][3]:
+                fresh_live.add((new.age_group, signal_id))
         errors.append(None)
-    feed.sync(connection, touched, day)
+    # Signals inserted above are live exactly where a written case holds them (if usable):
+    # they have no listing row and no quarantine yet, so their rule needs no query.
+    fresh = {sid: (type_, value, quality) for sid, (type_, value, quality, _) in created.items()}
+    feed.sync(connection, touched, day, fresh, fresh_live)
     return errors
 
 
@@ -190,6 +198,13 @@ def _fresh(connection: sa.Connection, column: sa.Column[str], values: list[str])
 
 def _taken(connection: sa.Connection, column: sa.Column[str], values: Sequence[str]) -> set[str]:
     taken: set[str] = set()
+    if connection.dialect.name == "postgresql" and values:
+        # One statement whatever the number of values (see `_signal_ids`).
+        name, table = column.name, column.table.name  # from our schema, never from input
+        query = f'SELECT "{name}" FROM "{table}" WHERE "{name}" = ANY(%(values)s)'  # noqa: S608
+        rows = connection.exec_driver_sql(query, {"values": sorted(set(values))})
+        taken.update(rows.scalars())
+        return taken
     for part in feed.chunks(sorted(set(values))):
         taken.update(connection.execute(sa.select(column).where(column.in_(part))).scalars())
     return taken
@@ -218,18 +233,36 @@ def insert_media(
         }
         for item, public_id in zip(items, public_ids, strict=True)
     ]
-    media_ids = connection.execute(
-        media.insert().returning(media.c.id, sort_by_parameter_order=True), rows
-    ).scalars()
-    links: list[dict[str, int]] = []
+    media_ids: Iterable[int]
+    if connection.dialect.name == "postgresql":
+        # One statement with one array per column; RETURNING carries public_id (unique) to
+        # put the ids back in the order of `items`.
+        by_public_id: dict[str, int] = {}
+        if rows:
+            columns = {key: [row[key] for row in rows] for key in rows[0] if key != "vpdq"}
+            columns["vpdq"] = [None if r["vpdq"] is None else json.dumps(r["vpdq"]) for r in rows]
+            inserted = connection.exec_driver_sql(
+                "INSERT INTO media (public_id, case_id, kind, md5, sha256, status, created_day, "
+                "vpdq) SELECT * FROM unnest(%(public_id)s::varchar[], %(case_id)s::integer[], "
+                "%(kind)s::varchar[], %(md5)s::varchar[], %(sha256)s::varchar[], "
+                "%(status)s::varchar[], %(created_day)s::date[], %(vpdq)s::text[]::json[]) "
+                "RETURNING public_id, id",
+                columns,
+            )
+            by_public_id = {public_id: media_id for public_id, media_id in inserted}
+        media_ids = [by_public_id[public_id] for public_id in public_ids]
+    else:
+        media_ids = connection.execute(
+            media.insert().returning(media.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    links: list[tuple[int, int]] = []
     linked: list[int] = []
     for media_id, item in zip(media_ids, items, strict=True):
         for s in item.signals:
             signal_id = ids[(s.type, s.value)]
-            links.append({"media_id": media_id, "signal_id": signal_id})
+            links.append((media_id, signal_id))
             linked.append(signal_id)
-    if links:
-        connection.execute(media_signal.insert(), links)
+    feed.insert_rows(connection, media_signal, ("media_id", "signal_id"), links)
     return linked
 
 
@@ -239,13 +272,31 @@ def signal_ids(
     """Ids of every signal of `items`, inserting the new ones (the first submission's quality
     and variant are kept for a hash seen again). Runs under the write lock, so nothing can
     insert a signal between the lookup and the insert."""
+    return _signal_ids(connection, items)[0]
+
+
+def _signal_ids(
+    connection: sa.Connection, items: Iterable[CleanMedia]
+) -> tuple[dict[tuple[str, str], int], dict[int, tuple[str, str, int, bool]]]:
+    """`signal_ids`, and (type, value, quality, usable) of the signals it inserted, by id."""
     wanted: dict[tuple[str, str], tuple[int, str, bool]] = {}
     for item in items:
         for s in item.signals:
             wanted.setdefault((s.type, s.value), (s.quality, s.variant, s.usable))
     found: dict[tuple[str, str], int] = {}
+    postgres = connection.dialect.name == "postgresql"
     for type_ in ("pdq", "md5"):
         values = sorted(v for t, v in wanted if t == type_)
+        if postgres and values:
+            # One statement whatever the number of values (an array), so psycopg and the
+            # server parse and plan it once, not once per distinct IN (...) length.
+            rows = connection.exec_driver_sql(
+                "SELECT id, value FROM signal WHERE type = %(type)s AND value = ANY(%(values)s)",
+                {"type": type_, "values": values},
+            )
+            for signal_id, value in rows:
+                found[(type_, value)] = signal_id
+            continue
         for part in feed.chunks(values):
             for row in connection.execute(
                 sa.select(signal.c.id, signal.c.value).where(
@@ -258,10 +309,24 @@ def signal_ids(
         for (t, v), (q, variant, u) in wanted.items()
         if (t, v) not in found
     ]
-    if new:
-        rows = connection.execute(
+    created: dict[int, tuple[str, str, int, bool]] = {}
+    if new and postgres:
+        # One statement with one array per column: no per-row SQL to build and parse.
+        inserted = connection.exec_driver_sql(
+            "INSERT INTO signal (type, value, quality, usable, variant) "
+            "SELECT * FROM unnest(%(type)s::varchar[], %(value)s::varchar[], "
+            "%(quality)s::integer[], %(usable)s::boolean[], %(variant)s::varchar[]) "
+            "RETURNING id, type, value",
+            {key: [row[key] for row in new] for key in new[0]},
+        ).all()
+    elif new:
+        inserted = connection.execute(
             signal.insert().returning(signal.c.id, signal.c.type, signal.c.value), new
-        )
-        for row in rows:
-            found[(row.type, row.value)] = row.id
-    return found
+        ).all()
+    else:
+        inserted = []
+    for signal_id, type_, value in inserted:
+        found[(type_, value)] = signal_id
+        quality, _variant, usable = wanted[(type_, value)]
+        created[signal_id] = (type_, value, quality, usable)
+    return found, created
