@@ -6,6 +6,7 @@ One JSON shape, printed by `takedown hash --json` and accepted by the registry:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -206,10 +207,14 @@ def _unique(signals: list[Signal]) -> tuple[Signal, ...]:
 
 def fingerprint_file(path: Path) -> MediaFingerprint:
     """Hash one photo or video. Raises an InputError subclass naming the file on bad input."""
-    path = Path(path)
+    return _fingerprint(Path(path), image_signals)
+
+
+def _fingerprint(path: Path, hash_image: Callable[[Path], tuple[Signal, ...]]) -> MediaFingerprint:
+    """Exact hashes once, then the image's signals by `hash_image`, or else the video's vPDQ."""
     exact = exact_hashes(path)
     try:
-        signals = image_signals(path)
+        signals = hash_image(path)
     except DecodeError as image_error:
         if exact.size == 0:
             raise
@@ -235,11 +240,4 @@ def _looks_like_image(path: Path) -> bool:
 
 def query_fingerprint(path: Path) -> MediaFingerprint:
     """Hash one upload the platform way: exact hashes plus the query signals (or vPDQ)."""
-    path = Path(path)
-    exact = exact_hashes(path)
-    try:
-        signals = query_image_signals(path)
-    except DecodeError:
-        full = fingerprint_file(path)
-        return full
-    return MediaFingerprint("image", exact.md5, exact.sha256, signals)
+    return _fingerprint(Path(path), query_image_signals)
