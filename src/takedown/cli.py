@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from takedown import agent_cli
 from takedown.errors import TakedownError
 
 EXIT_OK = 0
@@ -213,6 +214,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 admin_app.add_typer(platform_app, name="platform", no_args_is_help=True)
 admin_app.add_typer(quarantine_app, name="quarantine", no_args_is_help=True)
+app.add_typer(agent_cli.app, name="platform")
 
 _KEY_WARNING = "Store this API key now: it is shown only once and cannot be shown again."
 

@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 
+from takedown import web
 from takedown.api import schemas
 from takedown.api.compat_stopncii import stopncii_router
 from takedown.api.errors import install_error_handlers
@@ -102,6 +104,7 @@ def create_app(
     app.include_router(platform_router(services))
     app.include_router(public_router(services))
     app.include_router(stopncii_router(services))
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     install_error_handlers(app)
     # Added last = outermost: the 413 of the body limit gets the security headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

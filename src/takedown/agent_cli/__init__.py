@@ -1,0 +1,16 @@
+"""`takedown platform ...`: the platform agent's commands (an edge, like `takedown.cli`).
+
+Each area registers its commands on `app` from its own module (`sync`, `review`, `backfill`,
+...); the imports at the bottom pull them in. Errors become messages and exit codes here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="The platform agent: sync the list, scan and match, review, feedback, backfill.",
+    no_args_is_help=True,
+)
+
+# Command modules register themselves on `app` when imported (keep this list sorted).
