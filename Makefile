@@ -13,8 +13,11 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 
+# The browser tests inject axe-core (pinned in package-lock.json) from node_modules/.
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm (the browser tests need axe-core)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 
 # The main job: the registry service on http://127.0.0.1:8000 (SQLite under ./data by default;
 # TAKEDOWN_DATABASE_URL=postgresql+psycopg://... for PostgreSQL). Ctrl-C stops it.
@@ -55,4 +58,4 @@ robustness: install-test
 	$(BIN)/python bench/robustness.py --update-docs
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/out node_modules

@@ -135,8 +135,9 @@ def test_every_response_carries_the_security_headers_and_no_cookie(api: Api) -> 
     for response in responses:
         headers = response.headers
         assert headers["content-security-policy"] == (
-            "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'; form-action 'self'"
+            "default-src 'self'; connect-src 'self'; img-src 'self' blob:; "
+            "media-src 'self' blob:; worker-src 'self'; object-src 'none'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         )
         assert headers["referrer-policy"] == "no-referrer"
         assert headers["x-content-type-options"] == "nosniff"

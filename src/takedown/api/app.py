@@ -25,6 +25,7 @@ from takedown.registry.pow import ProofOfWork
 from takedown.registry.ratelimit import Limits
 from takedown.registry.service import Registry
 from takedown.registry.settings import Settings
+from takedown.web import pages
 
 __all__ = ["create_app"]
 
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(platform_router(services))
     app.include_router(public_router(services))
     app.include_router(stopncii_router(services))
+    app.include_router(pages.router(settings, services.registry.transparency))
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     install_error_handlers(app)
     # Added last = outermost: the 413 of the body limit gets the security headers too.

@@ -11,8 +11,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyLimitMiddleware", "SecurityHeadersMiddleware", "security_headers"]
 
+# The reporter's pages (takedown.web) show previews of the chosen files as blob: URLs made on
+# the device, and hash in Web Workers loaded from this origin; nothing else is allowed.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "default-src 'self'; connect-src 'self'; img-src 'self' blob:; media-src 'self' blob:; "
+    "worker-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
 # The interactive API docs (Swagger UI) load their script and style from jsDelivr and start
