@@ -1,6 +1,6 @@
 // Solves a proof-of-work challenge off the main thread, so the page stays responsive.
 // Message in: {challenge, difficulty}. Message out: {solution, hashes, ms} or {error}.
-import { powSearch } from './sha256.js';
+import { powSearch } from './pow.js';
 
 const SLICE = 65536;
 

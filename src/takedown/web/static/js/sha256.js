@@ -1,9 +1,12 @@
-// SHA-256 in plain JavaScript (FIPS 180-4), for the proof of work.
+// SHA-256 (FIPS 180-4) in plain JavaScript: the one implementation of the page, used by the
+// proof of work (pow.js, which calls `compress` directly to hash a fixed prefix only once) and
+// by the hasher for files too large to digest in one piece (hasher/exact.js).
 //
-// Web Crypto's digest is asynchronous: one promise per hash makes it far slower than this
-// loop for the hundreds of thousands of tiny hashes the proof of work needs (docs/web.md has
-// the measurements). `powSearch` hashes the fixed prefix "<challenge>:" once and then only
-// the last block or two per candidate.
+// Web Crypto's digest is asynchronous and has no streaming form: one promise per hash makes
+// it far slower than this loop for the hundreds of thousands of tiny hashes the proof of work
+// needs (docs/web.md has the measurements), and it needs the whole file in memory.
+
+import { BlockHash } from './hasher/blockhash.js';
 
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -20,8 +23,9 @@ const INITIAL = [
   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
-/** Compress one 64-byte block of `bytes` at `offset` into `state` (8 words, updated in place). */
-function compress(state, bytes, offset, w) {
+/** Compress the 64-byte block of `bytes` at `offset` into `state` (8 words, updated in place);
+ * `w` is scratch space for the message schedule (64 words). */
+export function compress(state, bytes, offset, w) {
   for (let i = 0; i < 16; i++) {
     const j = offset + i * 4;
     w[i] = (bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3];
@@ -67,88 +71,41 @@ function compress(state, bytes, offset, w) {
   state[7] = (state[7] + h) | 0;
 }
 
-/** Pad `tail` (the bytes after the last full block) of a `totalLength`-byte message into
- * `out` (128 bytes); returns how many blocks (1 or 2) `out` now holds. */
-function pad(tail, tailLength, totalLength, out) {
-  out.fill(0);
-  out.set(tail.subarray(0, tailLength));
-  out[tailLength] = 0x80;
-  const blocks = tailLength + 9 <= 64 ? 1 : 2;
-  const end = blocks * 64;
-  const bits = totalLength * 8;
-  // Messages here are far below 2**32 bits' worth of high word; write the low 53 bits.
-  const high = Math.floor(bits / 0x100000000);
-  out[end - 8] = (high >>> 24) & 0xff;
-  out[end - 7] = (high >>> 16) & 0xff;
-  out[end - 6] = (high >>> 8) & 0xff;
-  out[end - 5] = high & 0xff;
-  out[end - 4] = (bits >>> 24) & 0xff;
-  out[end - 3] = (bits >>> 16) & 0xff;
-  out[end - 2] = (bits >>> 8) & 0xff;
-  out[end - 1] = bits & 0xff;
-  return blocks;
+/** Streaming SHA-256: `update(bytes)` as often as needed, then `digest()` or `hex()` once. */
+export class Sha256 extends BlockHash {
+  constructor() {
+    super(false);
+    this.state = new Int32Array(INITIAL);
+    this.w = new Int32Array(64);
+  }
+
+  block(bytes, at) {
+    compress(this.state, bytes, at, this.w);
+  }
+
+  /** The 32-byte digest. */
+  digest() {
+    this.finish();
+    const digest = new Uint8Array(32);
+    for (let i = 0; i < 8; i++) {
+      digest[i * 4] = this.state[i] >>> 24;
+      digest[i * 4 + 1] = (this.state[i] >>> 16) & 0xff;
+      digest[i * 4 + 2] = (this.state[i] >>> 8) & 0xff;
+      digest[i * 4 + 3] = this.state[i] & 0xff;
+    }
+    return digest;
+  }
+
+  /** The digest as 64 lowercase hex characters. */
+  hex() {
+    this.finish();
+    let out = '';
+    for (const word of this.state) out += (word >>> 0).toString(16).padStart(8, '0');
+    return out;
+  }
 }
 
 /** SHA-256 of `bytes` (a Uint8Array); returns the 32-byte digest. */
 export function sha256(bytes) {
-  const state = new Int32Array(INITIAL);
-  const w = new Int32Array(64);
-  const full = bytes.length - (bytes.length % 64);
-  for (let offset = 0; offset < full; offset += 64) compress(state, bytes, offset, w);
-  const last = new Uint8Array(128);
-  const blocks = pad(bytes.subarray(full), bytes.length - full, bytes.length, last);
-  for (let i = 0; i < blocks; i++) compress(state, last, i * 64, w);
-  const digest = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
-    digest[i * 4] = state[i] >>> 24;
-    digest[i * 4 + 1] = (state[i] >>> 16) & 0xff;
-    digest[i * 4 + 2] = (state[i] >>> 8) & 0xff;
-    digest[i * 4 + 3] = state[i] & 0xff;
-  }
-  return digest;
-}
-
-/** Whether the first `bits` bits of the state's digest are zero. */
-function hasLeadingZeros(state, bits) {
-  let word = 0;
-  while (bits >= 32) {
-    if (state[word] !== 0) return false;
-    word += 1;
-    bits -= 32;
-  }
-  return bits === 0 || state[word] >>> (32 - bits) === 0;
-}
-
-/**
- * Search counters `start`, `start + 1`, ... (at most `count` of them) for one whose
- * SHA-256("<prefix><counter in decimal>") starts with `bits` zero bits.
- * Returns the counter as a decimal string, or null if none of them does.
- */
-export function powSearch(prefix, bits, start, count) {
-  const encoded = new TextEncoder().encode(prefix);
-  const full = encoded.length - (encoded.length % 64);
-  const midstate = new Int32Array(INITIAL);
-  const w = new Int32Array(64);
-  for (let offset = 0; offset < full; offset += 64) compress(midstate, encoded, offset, w);
-  const rest = encoded.length - full;
-  const tail = new Uint8Array(rest + 24);
-  tail.set(encoded.subarray(full));
-  const block = new Uint8Array(128);
-  const state = new Int32Array(8);
-  let digitCount = -1;
-  let blocks = 1;
-  for (let counter = start; counter < start + count; counter++) {
-    const digits = String(counter);
-    if (digits.length !== digitCount) {
-      // The padding depends only on the length: redo it when the counter gains a digit.
-      digitCount = digits.length;
-      blocks = pad(tail, rest + digitCount, full + rest + digitCount, block);
-    }
-    for (let i = 0; i < digitCount; i++) block[rest + i] = digits.charCodeAt(i);
-    state.set(midstate);
-    compress(state, block, 0, w);
-    if (blocks === 2) compress(state, block, 64, w);
-    if (hasLeadingZeros(state, bits)) return digits;
-  }
-  return null;
+  return new Sha256().update(bytes).digest();
 }

@@ -1,6 +1,8 @@
 // MD5 (RFC 1321), streaming, written for takedown and tested against the RFC's vectors
 // (tests/browser/test_hasher_units.py). Used for the file's exact hash only, never for security.
 
+import { BlockHash } from './blockhash.js';
+
 const S = [
   7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
   14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15,
@@ -9,34 +11,11 @@ const S = [
 const K = new Int32Array(64);
 for (let i = 0; i < 64; i++) K[i] = Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) | 0;
 
-export class Md5 {
+export class Md5 extends BlockHash {
   constructor() {
+    super(true);
     this.state = new Int32Array([0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476]);
-    this.buffer = new Uint8Array(64);
-    this.buffered = 0;
-    this.length = 0;
     this.words = new Int32Array(16);
-  }
-
-  /** Add bytes (a Uint8Array). */
-  update(bytes) {
-    let i = 0;
-    this.length += bytes.length;
-    if (this.buffered) {
-      const take = Math.min(64 - this.buffered, bytes.length);
-      this.buffer.set(bytes.subarray(0, take), this.buffered);
-      this.buffered += take;
-      i = take;
-      if (this.buffered < 64) return this;
-      this.block(this.buffer, 0);
-      this.buffered = 0;
-    }
-    for (; i + 64 <= bytes.length; i += 64) this.block(bytes, i);
-    if (i < bytes.length) {
-      this.buffer.set(bytes.subarray(i), 0);
-      this.buffered = bytes.length - i;
-    }
-    return this;
   }
 
   block(bytes, at) {
@@ -77,14 +56,7 @@ export class Md5 {
 
   /** The digest as 32 lowercase hex characters. */
   hex() {
-    const bits = this.length * 8;
-    const pad = new Uint8Array(((this.buffered < 56 ? 56 : 120) - this.buffered) + 8);
-    pad[0] = 0x80;
-    const n = pad.length;
-    for (let j = 0; j < 8; j++) pad[n - 8 + j] = Math.floor(bits / 2 ** (8 * j)) & 0xff;
-    const saved = this.length;
-    this.update(pad);
-    this.length = saved;
+    this.finish();
     let out = '';
     for (const word of this.state) {
       for (let j = 0; j < 4; j++) out += ((word >>> (8 * j)) & 0xff).toString(16).padStart(2, '0');
