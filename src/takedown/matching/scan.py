@@ -14,8 +14,8 @@ from typing import Any
 from takedown.hashing.fingerprint import MediaFingerprint, Signal
 from takedown.hashing.video import parse_vpdq
 from takedown.matching import rules
+from takedown.matching.index import PdqRangeIndex, VideoIndex
 from takedown.matching.listfile import ListedMedia
-from takedown.matching.pdq_index import PdqIndex
 
 __all__ = [
     "VIDEO_FRAME_THRESHOLD",
@@ -64,18 +64,22 @@ class ListIndex:
         self._listed = tuple(listed)
         self._by_sha256: dict[str, list[int]] = defaultdict(list)
         self._by_md5: dict[str, list[int]] = defaultdict(list)
+        # The PDQ index holds each usable listed signal under its position in _signals.
         self._signals: list[tuple[int, Signal]] = []
-        self._frames: list[tuple[int, Signal]] = []
+        self._video = VideoIndex(min_quality=VIDEO_MIN_QUALITY, match_fraction=VIDEO_MATCH_FRACTION)
         for item, media in enumerate(self._listed):
             self._by_sha256[media.sha256].append(item)
             self._by_md5[media.md5].append(item)
-            self._signals.extend((item, signal) for signal in media.signals)
+            self._signals.extend(
+                (item, signal)
+                for signal in media.signals
+                if signal.type == "pdq" and signal.quality >= rules.MIN_QUALITY
+            )
             if media.kind == "video":
-                self._frames.extend(
-                    (item, Signal("pdq", f.hex, f.quality, "frame")) for f in media.vpdq
-                )
-        self._pdq = PdqIndex.build(self._signals)
-        self._video = PdqIndex.build(self._frames, min_quality=VIDEO_MIN_QUALITY)
+                self._video.add(item, [f.hex for f in media.vpdq], [f.quality for f in media.vpdq])
+        self._pdq = PdqRangeIndex.build(
+            range(len(self._signals)), [signal.value for _, signal in self._signals]
+        )
 
     def __len__(self) -> int:
         return len(self._listed)
@@ -102,8 +106,8 @@ class ListIndex:
         hits = self._pdq.search([q.value for q in queries], rules.MAX_THRESHOLD)
         pairs: dict[int, list[rules.PdqPair]] = defaultdict(list)
         for query, query_hits in zip(queries, hits, strict=True):
-            for item, position, distance in query_hits:
-                listed = self._signals[position][1]
+            for position, distance in query_hits:
+                item, listed = self._signals[position]
                 if distance <= rules.pair_threshold(query.variant, listed.variant):
                     pairs[item].append(rules.PdqPair(query, listed, distance))
         matches: dict[int, ScanMatch] = {}
@@ -120,22 +124,13 @@ class ListIndex:
         return matches
 
     def _match_vpdq(self, frames: Sequence[str]) -> dict[int, ScanMatch]:
-        usable = [f for f in map(parse_vpdq, frames) if f.quality >= VIDEO_MIN_QUALITY]
-        if not usable:
-            return {}
-        hits = self._video.search([f.hex for f in usable], VIDEO_FRAME_THRESHOLD)
-        # best[item][i]: distance from usable query frame i to its nearest frame of item.
-        best: dict[int, dict[int, int]] = defaultdict(dict)
-        for i, frame_hits in enumerate(hits):
-            for item, _, distance in frame_hits:
-                best[item].setdefault(i, distance)  # hits come nearest first
-        matches: dict[int, ScanMatch] = {}
-        for item, nearest in best.items():
-            if len(nearest) < VIDEO_MATCH_FRACTION * len(usable):
-                continue
-            # Lower median over all usable frames; frames with no near frame sort last, and
-            # with >= 80 % of frames near, the median is always one of the near ones.
-            median = sorted(nearest.values())[(len(usable) - 1) // 2]
-            listed = self._listed[item]
-            matches[item] = ScanMatch(listed, "vpdq", listed.sha256, median)
-        return matches
+        parsed = [parse_vpdq(f) for f in frames]
+        found = self._video.search(
+            [f.hex for f in parsed], [f.quality for f in parsed], VIDEO_FRAME_THRESHOLD
+        )
+        return {
+            m.video: ScanMatch(
+                self._listed[m.video], "vpdq", self._listed[m.video].sha256, m.distance
+            )
+            for m in found
+        }
