@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from takedown.api import platform
+from takedown.registry.models import FeedEvent
 from takedown.registry.ratelimit import Rate
 from tests.api.conftest import Api, generous_limits, image, random_hex, running_api
 
@@ -95,9 +97,11 @@ def test_the_feed_adds_reported_hashes_and_removes_withdrawn_ones(api: Api) -> N
     listed = {s["value"] for s in media["signals"]}
 
     added = feed(api, key)
-    assert {(e["op"], e["list"], e["type"], e["value"]) for e in added["events"]} == {
-        ("add", "adult", "pdq", value) for value in listed
-    }
+    assert {
+        (e["op"], e["list"], e["type"], e["value"], e["quality"], e["variant"])
+        for e in added["events"]
+    } == {("add", "adult", "pdq", s["value"], s["quality"], s["variant"]) for s in media["signals"]}
+    assert {s["variant"] for s in media["signals"]} == {"original", "rot90"}
     assert added["has_more"] is False
     assert added["next"] == max(e["seq"] for e in added["events"])
 
@@ -164,7 +168,13 @@ def test_the_snapshot_is_a_cursor_then_every_live_signal(api: Api) -> None:
     assert cursor == feed(api, key)["next"]
     assert sorted(lines[1:], key=lambda line: line["value"]) == sorted(
         (
-            {"list": "minor", "type": "pdq", "value": s["value"], "quality": s["quality"]}
+            {
+                "list": "minor",
+                "type": "pdq",
+                "value": s["value"],
+                "quality": s["quality"],
+                "variant": s["variant"],
+            }
             for s in kept["signals"]
         ),
         key=lambda line: line["value"],
@@ -293,3 +303,9 @@ def test_feed_parameters_out_of_range_are_refused(api: Api, params: dict[str, An
     error = response.json()["error"]
     assert error["code"] == "invalid_request"
     assert next(iter(params)) in error["message"]
+
+
+def test_feed_events_and_snapshot_lines_have_the_documented_fields_in_order() -> None:
+    assert FeedEvent._fields == platform.EVENT_FIELDS
+    assert FeedEvent._fields[2:] == platform.LINE_FIELDS
+    assert FeedEvent._fields[-1] == "variant"

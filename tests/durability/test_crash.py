@@ -363,3 +363,32 @@ def test_cases_answered_before_a_sigkill_are_whole_after_restart_and_the_feed_ha
             assert source.answer["case_number"].replace("-", "") == number
     assert len(stored) == len(acknowledged) + len(stored_unanswered)
     assert {id(s) for s in acknowledged} <= matched
+    assert _orphans(database) == {"media_signal": 0, "listing": 0, "feed_event": 0}
+
+
+def _orphans(database: str) -> dict[str, int]:
+    """Rows that name a media item or signal that is not there (these tables reference them
+    without foreign key constraints; the writer alone keeps them whole)."""
+    queries = {
+        "media_signal": (
+            "SELECT COUNT(*) FROM media_signal l LEFT JOIN media m ON m.id = l.media_id "
+            "LEFT JOIN signal s ON s.id = l.signal_id WHERE m.id IS NULL OR s.id IS NULL"
+        ),
+        "listing": (
+            "SELECT COUNT(*) FROM listing l LEFT JOIN signal s ON s.id = l.signal_id "
+            "WHERE s.id IS NULL"
+        ),
+        "feed_event": (
+            "SELECT COUNT(*) FROM feed_event e LEFT JOIN signal s ON s.id = e.signal_id "
+            "WHERE s.id IS NULL"
+        ),
+    }
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: int(connection.exec_driver_sql(sql).scalar_one())
+                for table, sql in queries.items()
+            }
+    finally:
+        engine.dispose()

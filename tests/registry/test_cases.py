@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 
 import pytest
 
@@ -14,6 +15,7 @@ from takedown.errors import (
     LockedError,
     NotFoundError,
 )
+from takedown.registry import secrets
 from takedown.registry.service import Registry
 from tests.registry import factories as f
 from tests.registry.backends import FakeClock
@@ -210,3 +212,23 @@ def test_the_lock_is_per_case(registry: Registry) -> None:
             registry.case_status(locked.case_number, wrong(locked.pin))
 
     assert registry.case_status(other.case_number, other.pin).status == "active"
+
+
+def test_case_numbers_use_every_symbol_in_every_position() -> None:
+    numbers = [secrets.new_case_number() for _ in range(3000)]
+
+    assert all(len(number) == secrets.CASE_NUMBER_LENGTH for number in numbers)
+    for position in range(secrets.CASE_NUMBER_LENGTH):
+        counts = Counter(number[position] for number in numbers)
+        assert set(counts) == set(secrets.CASE_ALPHABET)
+        # About 97 each; a biased digit (or a stuck one) would be far off.
+        assert 40 < min(counts.values()) <= max(counts.values()) < 170
+    assert len(set(numbers)) == len(numbers)
+
+
+def test_media_ids_drawn_together_are_well_formed_and_distinct() -> None:
+    ids = secrets.new_media_ids(500)
+
+    assert len(ids) == 500
+    assert all(secrets.normalise_media_id(media_id) == media_id for media_id in ids)
+    assert len(set(ids)) == 500

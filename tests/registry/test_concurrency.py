@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
+from takedown.registry import secrets
 from takedown.registry.models import CreatedCase
 from takedown.registry.service import Registry
 from tests.registry import factories as f
@@ -63,3 +69,72 @@ def test_readers_never_see_a_later_event_before_an_earlier_one(registry: Registr
     for seqs in pages:  # every view of the feed is a gap-free prefix
         assert seqs == list(range(1, len(seqs) + 1))
     assert len(registry.feed(reader, 0, 10_000).events) == THREADS * CASES_PER_THREAD * 2
+
+
+def _taken_first(real: Callable[[], str], value: str, times: int) -> Callable[[], str]:
+    """A generator of random ids that returns `value` for its first `times` calls, which
+    all wait for one another (so that no retry can come before the last of them)."""
+    calls = itertools.count()
+    lock = threading.Lock()
+    together = threading.Barrier(times)
+
+    def draw() -> str:
+        with lock:
+            first = next(calls) < times
+        if not first:
+            return real()
+        together.wait(timeout=30)
+        return value
+
+    return draw
+
+
+def test_cases_drawing_a_taken_case_number_are_stored_under_fresh_ones(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader, _ = registry.add_platform("reader", ["adult"])
+    same = "23456789ABCD"
+    monkeypatch.setattr(
+        secrets, "new_case_number", _taken_first(secrets.new_case_number, same, THREADS)
+    )
+
+    def report(thread: int) -> tuple[CreatedCase, set[str]]:
+        rng = random.Random(3000 + thread)
+        values = [f.pdq(rng) for _ in range(2)]
+        return registry.create_case("adult", "en", [f.image(rng, values)]), set(values)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(report, range(THREADS)))
+
+    numbers = [created.case_number for created, _ in results]
+    assert len(set(numbers)) == THREADS
+    assert numbers.count("2345-6789-ABCD") == 1
+    for created, _values in results:
+        assert registry.case_status(created.case_number, created.pin).status == "active"
+    page = registry.feed(reader, 0, 10_000)
+    assert [e.seq for e in page.events] == list(range(1, 2 * THREADS + 1))
+    assert {e.value for e in page.events} == set().union(*(values for _, values in results))
+
+
+def test_a_case_drawing_a_taken_media_id_is_stored_under_a_fresh_one(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(3100)
+    same = "abcdefghijklmnop"
+    real = secrets.new_media_ids
+    draws = itertools.count()
+
+    def first_id_taken(count: int) -> list[str]:
+        ids = real(count)
+        return [same, *ids[1:]] if next(draws) < 2 else ids
+
+    monkeypatch.setattr(secrets, "new_media_ids", first_id_taken)
+
+    first = registry.create_case("adult", "en", [f.image(rng)])
+    second = registry.create_case("adult", "en", [f.image(rng), f.image(rng)])
+
+    assert first.media_ids == (same,)
+    assert same not in second.media_ids
+    assert len(set(second.media_ids)) == 2
+    status = registry.case_status(second.case_number, second.pin)
+    assert [m.media_id for m in status.media] == list(second.media_ids)

@@ -36,9 +36,9 @@ def test_a_new_image_case_adds_each_usable_pdq_signal_once(registry: Registry) -
     registry.create_case("adult", "en", [f.image(rng, [a, b, a])])
 
     page = registry.feed(reader, 0, 100)
-    assert [(e.seq, e.op, e.list, e.type, e.value, e.quality) for e in page.events] == [
-        (1, "add", "adult", "pdq", a, 90),
-        (2, "add", "adult", "pdq", b, 90),
+    assert list(page.events) == [
+        FeedEvent(1, "add", "adult", "pdq", a, 90, "original"),
+        FeedEvent(2, "add", "adult", "pdq", b, 90, "rot90"),
     ]
     assert page.next_after == 2
     assert not page.has_more
@@ -69,10 +69,10 @@ def test_a_video_lists_its_file_md5_and_its_distinct_usable_frames(registry: Reg
     registry.create_case("minor", "en", [clip])
 
     page = registry.feed(reader, 0, 100)
-    assert [(e.type, e.value, e.quality) for e in page.events] == [
-        ("md5", clip.md5, 100),
-        ("pdq", one, 90),
-        ("pdq", two, 60),
+    assert [(e.type, e.value, e.quality, e.variant) for e in page.events] == [
+        ("md5", clip.md5, 100, "file"),
+        ("pdq", one, 90, "frame"),
+        ("pdq", two, 60, "frame"),
     ]
 
 
@@ -182,7 +182,8 @@ def test_a_snapshot_holds_the_live_signals_and_the_feed_continues_from_its_curso
     reader, _ = registry.add_platform("reader", ["adult"])
     first = registry.create_case("adult", "en", [f.image(rng, count=3)])
     registry.create_case("minor", "en", [f.image(rng, count=2)])  # not this platform's list
-    second = registry.create_case("adult", "en", [f.image(rng, count=2)])
+    second_media = [f.image(rng, count=2)]
+    second = registry.create_case("adult", "en", second_media)
     registry.withdraw_case(first.case_number, first.pin)
 
     cursor, stream = registry.snapshot(reader)
@@ -192,6 +193,8 @@ def test_a_snapshot_holds_the_live_signals_and_the_feed_continues_from_its_curso
     assert all(e.op == "add" and e.list == "adult" and e.seq == cursor for e in snapshot)
     assert {(e.list, e.type, e.value) for e in snapshot} == live(registry, reader)
     assert len(snapshot) == 2
+    sent = {s.value: (s.quality, s.variant) for m in second_media for s in m.signals}
+    assert {e.value: (e.quality, e.variant) for e in snapshot} == sent
 
     registry.withdraw_case(second.case_number, second.pin)
     third = registry.create_case("adult", "en", [f.image(rng, count=1)])

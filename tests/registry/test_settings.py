@@ -8,6 +8,7 @@ import pytest
 
 from takedown.errors import ConfigError
 from takedown.registry.lockout import lock_seconds
+from takedown.registry.ratelimit import Limits
 from takedown.registry.settings import ENV_VARIABLES, Settings
 
 
@@ -72,3 +73,17 @@ def test_the_lock_doubles_from_the_fifth_wrong_pin_up_to_a_day() -> None:
     assert [lock_seconds(n, settings) for n in range(1, 8)] == [None] * 4 + [60, 120, 240]
     assert lock_seconds(17, settings) == 86_400
     assert lock_seconds(10**9, settings) == 86_400
+
+
+def test_two_server_processes_by_default_each_with_half_the_rate_limits() -> None:
+    assert Settings.from_env({}).server_workers == 2
+    env = {"TAKEDOWN_RATE_CREATE_PER_S": "300", "TAKEDOWN_RATE_CREATE_BURST": "401"}
+
+    whole = Limits.from_env(env)
+    shared = Limits.from_env(env, processes=Settings.from_env({}).server_workers)
+
+    assert (whole.create.rate_per_second, whole.create.burst) == (300.0, 401)
+    assert (shared.create.rate_per_second, shared.create.burst) == (150.0, 200)
+    assert (shared.case.rate_per_second, shared.case.burst) == (0.5, 5)
+    with pytest.raises(ConfigError, match="processes"):
+        Limits.from_env(env, processes=0)

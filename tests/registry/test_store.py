@@ -3,17 +3,26 @@ room for anything that could identify a reporter."""
 
 from __future__ import annotations
 
+import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
 from takedown.errors import ConfigError
-from takedown.store import migrate
+from takedown.registry.service import Registry
+from takedown.store import migrate, transactions
 from takedown.store.engine import create_engine
 from takedown.store.schema import metadata
+from tests.registry import factories as f
+from tests.registry.backends import fast_settings
 
 IDENTIFYING = ("ip", "addr", "agent", "referer", "referrer", "user", "email", "phone", "name")
 
@@ -64,7 +73,14 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(tmp_path: Path)
         with engine.connect() as connection:
             pragma = {
                 name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+                for name in (
+                    "journal_mode",
+                    "synchronous",
+                    "foreign_keys",
+                    "busy_timeout",
+                    "cache_spill",
+                    "mmap_size",
+                )
             }
     finally:
         engine.dispose()
@@ -73,6 +89,8 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(tmp_path: Path)
         "synchronous": 2,
         "foreign_keys": 1,
         "busy_timeout": 5000,
+        "cache_spill": 20_000,
+        "mmap_size": 1 << 30,
     }
 
 
@@ -88,3 +106,141 @@ def test_an_unmigrated_database_is_refused_with_a_hint(tmp_path: Path) -> None:
 def test_an_unreachable_database_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cannot migrate"):
         migrate.upgrade("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def _migrate_to(url: str, revision: str) -> None:
+    """Up or down to `revision`, as `migrate.upgrade` runs migrations (one write transaction)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    engine = create_engine(url)
+    try:
+        with transactions.write(engine) as connection:
+            config.attributes["connection"] = connection
+            current = MigrationContext.configure(connection).get_current_revision()
+            if revision == "head" or int(revision) > int(current or 0):
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def _feed_state(url: str) -> tuple[list[tuple[object, ...]], set[tuple[object, ...]], int]:
+    """Every event as (seq, op, list, type, value, quality), the live (list, type, value)
+    pairs, and the number of media-signal links, read with SQL that works on both layouts."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("feed_event")}
+            if "value" in columns:  # revision 0002: events carry copies of the signal
+                events = connection.exec_driver_sql(
+                    "SELECT seq, op, list, type, value, quality FROM feed_event ORDER BY seq"
+                ).all()
+            else:
+                events = connection.exec_driver_sql(
+                    "SELECT e.seq, e.op, e.list, s.type, s.value, s.quality FROM feed_event e "
+                    "JOIN signal s ON s.id = e.signal_id ORDER BY e.seq"
+                ).all()
+            live = connection.exec_driver_sql(
+                "SELECT l.list, s.type, s.value FROM listing l JOIN signal s ON s.id = l.signal_id"
+            ).all()
+            links = connection.exec_driver_sql("SELECT COUNT(*) FROM media_signal").scalar_one()
+    finally:
+        engine.dispose()
+    return [tuple(row) for row in events], {tuple(row) for row in live}, int(links)
+
+
+def test_the_lean_feed_migration_keeps_every_event_listing_and_link(
+    db_url: str, tmp_path: Path
+) -> None:
+    rng = random.Random(3)
+    registry = Registry.from_settings(fast_settings(db_url, tmp_path / "data"))
+    try:
+        kept = registry.create_case("adult", "en", [f.image(rng, count=3)])
+        gone = registry.create_case("minor", "en", [f.image(rng, count=2), f.video(rng, [])])
+        registry.withdraw_case(gone.case_number, gone.pin)
+        reader, _ = registry.add_platform("reader", ["minor", "adult"])
+        expected = [
+            (e.seq, e.op, e.list, e.type, e.value, e.quality)
+            for e in registry.feed(reader, 0, 100).events
+        ]
+    finally:
+        registry.close()
+    assert len(expected) == 3 + 3 + 3  # adds of both cases, removes of the withdrawn one
+    state = _feed_state(db_url)
+    assert state[0] == expected
+
+    _migrate_to(db_url, "0002")
+    assert _feed_state(db_url) == state
+
+    _migrate_to(db_url, "head")
+    assert _feed_state(db_url) == state
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            days = connection.exec_driver_sql("SELECT first_seq FROM feed_day").scalars().all()
+    finally:
+        engine.dispose()
+    assert days == [1]  # every event so far was written today
+    registry = Registry.from_settings(fast_settings(db_url, tmp_path / "data"))
+    try:
+        assert registry.case_status(kept.case_number, kept.pin).status == "active"
+        registry.withdraw_case(kept.case_number, kept.pin)
+        assert [e.op for e in registry.feed(reader, len(expected), 100).events] == ["remove"] * 3
+    finally:
+        registry.close()
+
+
+def test_an_sqlite_writer_waits_for_another_process_holding_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "takedown.db"
+    url = f"sqlite:///{database}"
+    migrate.upgrade(url)
+    hold = (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(0.6)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, f"{database}.write-lock"], stdout=subprocess.PIPE, text=True
+    )
+    engine = create_engine(url)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        with transactions.write(engine) as connection:
+            waited = time.monotonic() - started
+            connection.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
+        holder.wait(timeout=10)
+    assert waited > 0.3
+
+
+def test_a_registry_on_sqlite_checkpoints_its_log_in_the_background(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'takedown.db'}"
+    migrate.upgrade(url)
+    database = tmp_path / "takedown.db"
+    before = database.stat().st_size
+    registry = Registry.from_settings(fast_settings(url, tmp_path))
+    try:
+        with registry.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        rng = random.Random(4)
+        for _ in range(20):
+            registry.create_case("adult", "en", [f.image(rng, count=8)])
+        checkpointer = registry._checkpointer
+        assert checkpointer is not None
+        done = checkpointer.checkpoints
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints < done + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The writers only appended to the log; the thread copied it into the file.
+        assert database.stat().st_size > before
+    finally:
+        registry.close()
+    assert not checkpointer._thread.is_alive()

@@ -11,9 +11,9 @@ from typing import Annotated, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
-from takedown.api import schemas
+from takedown.api import bodies, schemas
 from takedown.api.services import Services
 from takedown.errors import RateLimitedError
 from takedown.registry import service
@@ -23,12 +23,12 @@ __all__ = ["PIN_QUEUE", "PIN_WARNING", "PIN_WORKERS", "reporter_router"]
 T = TypeVar("T")
 
 PIN_WORKERS = 16
-"""Threads that may hash or check PINs at once (and run the use case around it). argon2id at
-the default cost takes about 2 ms and 2 MiB, so 16 workers keep both CPUs busy, let the
-registry's writer batch many cases per commit, and hold at most 32 MiB of argon2 memory
-(operators who raise the argon2 cost raise that too). Made-up case numbers cost a check too
-(unknown cases take as long as wrong PINs), so without this bound anonymous requests could hold
-every worker thread. Waiting requests wait in the event loop, not in threads."""
+"""Threads that may run a use case that hashes or checks a PIN at once. Most of them wait for
+the registry's writer, which writes the cases waiting together in one transaction; the argon2id
+hashing itself (about 2 ms and 2 MiB at the default cost) runs at most one per CPU
+(`registry.secrets.PinHasher`). Made-up case numbers cost a check too (unknown cases take as
+long as wrong PINs), so without this bound anonymous requests could hold every worker thread.
+Waiting requests wait in the event loop, not in threads."""
 PIN_QUEUE = 200
 """Requests allowed to wait for a PIN worker; beyond that, 429 at once."""
 BUSY_RETRY_AFTER = 5
@@ -59,16 +59,14 @@ _POW_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def to_media(items: Sequence[schemas.ReportedMedia]) -> list[service.MediaIn]:
+    signal = service.SignalIn
     return [
         service.MediaIn(
-            kind=item.kind,
-            md5=item.md5,
-            sha256=item.sha256,
-            signals=tuple(
-                service.SignalIn(type=s.type, value=s.value, quality=s.quality, variant=s.variant)
-                for s in item.signals
-            ),
-            vpdq=tuple(item.vpdq),
+            item.kind,
+            item.md5,
+            item.sha256,
+            tuple([signal(s.type, s.value, s.quality, s.variant) for s in item.signals]),
+            tuple(item.vpdq),
         )
         for item in items
     ]
@@ -93,14 +91,15 @@ def reporter_router(services: Services) -> APIRouter:
         summary="Get a proof-of-work challenge",
         response_model=schemas.ChallengeResponse,
     )
-    def challenge() -> schemas.ChallengeResponse:
+    async def challenge() -> Response:
         """A fresh challenge for `POST /v1/cases` or `POST /v1/cases/{number}/media`.
 
         Find a decimal `solution` such that SHA-256 of `"<challenge>:<solution>"` starts with
         `difficulty` zero bits, and send both as `pow`. Each challenge is good for one request
         until `expires`. At difficulty 0 the check is off and `"0"` is a solution.
         """
-        return schemas.ChallengeResponse(**services.proof_of_work.issue())
+        # Asked once per report: written directly (`schemas.ChallengeResponse` documents it).
+        return bodies.json_response(services.proof_of_work.issue())
 
     @router.post(
         "/cases",
@@ -109,23 +108,31 @@ def reporter_router(services: Services) -> APIRouter:
         response_model=schemas.CaseCreatedResponse,
         responses={
             **_POW_ERRORS,
+            400: {"model": schemas.ErrorResponse, "description": "The body is not valid JSON."},
             429: {"model": schemas.ErrorResponse, "description": "Too many new cases right now."},
         },
+        openapi_extra=bodies.body_openapi(schemas.CreateCaseRequest),
     )
-    async def create_case(body: schemas.CreateCaseRequest) -> schemas.CaseCreatedResponse:
+    async def create_case(request: Request) -> Response:
         """Make a case from the fingerprints of one or more photos or videos (as printed by
         `takedown hash --json`, without `path`). Returns the case number and a PIN, shown once.
         """
+        # The busiest endpoint: the body is checked in one pydantic call (`bodies`), the
+        # answer written with orjson; errors are the same as everywhere else.
+        body = await bodies.parse_body(request, schemas.CreateCaseRequest)
         # Work first: filling the global bucket has to cost the sender CPU, not us.
         services.proof_of_work.verify(body.pow.challenge, body.pow.solution)
         services.limits.check_create()
         media = to_media(body.media)
         created = await pin_work(lambda: registry.create_case(body.age_group, body.language, media))
-        return schemas.CaseCreatedResponse(
-            case_number=created.case_number,
-            pin=created.pin,
-            media_ids=list(created.media_ids),
-            warning=PIN_WARNING,
+        return bodies.json_response(
+            {
+                "case_number": created.case_number,
+                "pin": created.pin,
+                "media_ids": list(created.media_ids),
+                "warning": PIN_WARNING,
+            },
+            status_code=201,
         )
 
     @router.post(

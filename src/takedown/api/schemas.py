@@ -11,6 +11,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import models_json_schema
 
 from takedown.hashing.fingerprint import IMAGE_VARIANTS, QUERY_VARIANTS
 from takedown.registry.settings import Settings
@@ -55,6 +56,14 @@ SignalType = Literal["pdq", "md5"]
 _IMAGE_VARIANT = "^(" + "|".join(IMAGE_VARIANTS) + ")$"
 _QUERY_VARIANT = (
     "^(" + "|".join(dict.fromkeys((*QUERY_VARIANTS, *IMAGE_VARIANTS, "frame", "file"))) + ")$"
+)
+
+
+_VARIANT_DESCRIPTION = (
+    "Which view the hash is of: for a photo one of "
+    + ", ".join(f"`{name}`" for name in IMAGE_VARIANTS)
+    + "; `frame` for a video frame; `file` for a video's md5. Compare only comparable variants "
+    "(`takedown.matching.rules`: a `patch` matches only a `patch`)."
 )
 
 
@@ -172,6 +181,7 @@ class FeedEventItem(_Response):
     type: SignalType
     value: str
     quality: int
+    variant: str = Field(description=_VARIANT_DESCRIPTION)
 
 
 class FeedPageResponse(_Response):
@@ -189,6 +199,7 @@ class SnapshotSignalLine(_Response):
     type: SignalType
     value: str
     quality: int
+    variant: str = Field(description=_VARIANT_DESCRIPTION)
 
 
 class FeedbackItem(_Request):
@@ -274,9 +285,21 @@ def _check_value_length(kind: str, value: str) -> None:
         raise ValueError(f"a {kind} value has {expected} hex digits, got {len(value)}")
 
 
+RAW_BODIES: tuple[type[BaseModel], ...] = (CreateCaseRequest,)
+"""Request bodies read with `api.bodies.parse_body` (documented by `finish_document`)."""
+
+
 def finish_document(openapi: dict[str, Any], settings: Settings) -> None:
     """Complete FastAPI's OpenAPI document: the settings' list limits as `maxItems`, and our
     error shape (not FastAPI's) for invalid requests."""
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    # Bodies read by `api.bodies.parse_body` are not in any endpoint's signature.
+    _, defined = models_json_schema(
+        [(model, "validation") for model in RAW_BODIES],
+        ref_template="#/components/schemas/{model}",
+    )
+    for name, schema in defined.get("$defs", {}).items():
+        components.setdefault(name, schema)
     limits = {
         ("CreateCaseRequest", "media"): settings.max_media_per_request,
         ("AddMediaRequest", "media"): settings.max_media_per_request,
@@ -285,7 +308,6 @@ def finish_document(openapi: dict[str, Any], settings: Settings) -> None:
         ("FeedbackRequest", "items"): settings.max_feedback_per_request,
         ("MatchRequest", "signals"): settings.max_match_signals,
     }
-    components = openapi.setdefault("components", {}).setdefault("schemas", {})
     for (model, field), limit in limits.items():
         prop = components.get(model, {}).get("properties", {}).get(field)
         if prop is not None:

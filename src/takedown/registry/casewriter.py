@@ -2,49 +2,58 @@
 
 Everything slow or fallible that does not need the write lock (validation, the argon2 PIN hash,
 case number and media ids) is done by the caller before a `NewCase` reaches this module; here
-only SQL runs, in as few statements as possible (signals, media and links in bulk).
+only SQL runs, in as few statements as possible: one bulk statement per table for a whole batch
+of cases (COPY on PostgreSQL, executemany on SQLite), with ids allocated by the writer.
 
 `GroupCommit` writes the cases that are waiting at the same moment in one serialised write
-transaction: the first waiting request leads and writes the whole queue (each case in its own
-SAVEPOINT, so one failing case fails alone), syncs the feed once for all of them, commits, and
-only then wakes each request with its result. A request is answered only after the commit that
-contains its case, exactly as with one transaction per case; feed seqs stay gap-free because the
-batch is one ordinary write transaction (`store.transactions.write`).
+transaction: the first waiting request leads and writes the whole queue, syncs the feed once
+for all of them, commits, and only then wakes each request with its result. A request is
+answered only after the commit that contains its case, exactly as with one transaction per
+case; feed seqs stay gap-free because the batch is one ordinary write transaction
+(`store.transactions.write`). If the batch fails, each case is written again in a transaction
+of its own, so that one bad case cannot refuse the others; a case refused because its random
+case number or a media id is taken (unique constraints; about one chance in 10^8 per case with
+a million cases stored) is retried with fresh ones.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
 from takedown.registry import feed, secrets
 from takedown.registry.validation import CleanMedia
 from takedown.store import transactions
+from takedown.store.bulk import BulkInsert, sql_date
 from takedown.store.schema import case, media, media_signal, signal
 
 __all__ = [
     "MAX_BATCH",
     "GroupCommit",
     "NewCase",
+    "add_media",
+    "allocate_ids",
     "fresh_media_ids",
-    "insert_media",
-    "signal_ids",
     "write_cases",
 ]
 
 MAX_BATCH = 64
 """Cases written in one transaction at most."""
+ATTEMPTS = 3
+"""Tries of a case written alone whose case number or a media id turned out to be taken."""
 
 
 @dataclass(slots=True)
 class NewCase:
     """A validated case, ready to insert. `number` and `media_ids` are fresh random values;
-    in the rare event that one is taken, the writer replaces it before inserting."""
+    in the rare event that one is taken, the writer replaces it and tries again."""
 
     number: str
     pin_hash: str
@@ -107,179 +116,220 @@ class GroupCommit:
     def _write_batch(self, batch: Sequence[_Waiting]) -> None:
         try:
             with transactions.write(self._engine) as connection:
-                errors = write_cases(connection, [w.new for w in batch], self._today())
+                write_cases(connection, [w.new for w in batch], self._today())
         except Exception as exc:
-            if len(batch) == 1:
+            if len(batch) > 1:
+                # Write each case alone, so that the others are not refused because of one.
+                for waiting in batch:
+                    self._write_batch([waiting])
+            else:
                 batch[0].error = exc
+                self._retry_alone(batch[0], exc)
+
+    def _retry_alone(self, waiting: _Waiting, error: Exception) -> None:
+        """A case refused alone by a unique constraint: its random number or a media id is
+        taken (nothing else it holds is unique); draw new ones and try again."""
+        new = waiting.new
+        for _ in range(ATTEMPTS - 1):
+            if not isinstance(error, sa.exc.IntegrityError):
                 return
-            # Something outside the cases' savepoints failed: write each case alone, so that
-            # the others are not refused because of one.
-            for waiting in batch:
-                self._write_batch([waiting])
-            return
-        for waiting, error in zip(batch, errors, strict=True):
-            waiting.error = error
+            new.number = secrets.new_case_number()
+            new.media_ids = [secrets.new_media_id() for _ in new.media_ids]
+            try:
+                with transactions.write(self._engine) as connection:
+                    write_cases(connection, [new], self._today())
+            except Exception as exc:
+                waiting.error = error = exc
+            else:
+                waiting.error = None
+                return
 
 
-def write_cases(
-    connection: sa.Connection, cases: Sequence[NewCase], day: date
-) -> list[BaseException | None]:
-    """Insert `cases` (one SAVEPOINT each) and sync the feed once for all of them; per case
-    None or the exception that refused it. Runs inside the caller's write transaction."""
-    _make_unique(connection, cases)
-    ids, created = _signal_ids(connection, [item for new in cases for item in new.items])
-    touched: set[int] = set()
+def write_cases(connection: sa.Connection, cases: Sequence[NewCase], day: date) -> None:
+    """Insert `cases` and sync the feed once for all of them, inside the caller's write
+    transaction; raises if any row is refused (then the caller rolls the whole batch back).
+
+    Ids are allocated here (the writer holds the write lock, see `allocate_ids`), so every
+    row goes in with one bulk statement per table and nothing is read back."""
+    items = [item for new in cases for item in new.items]
+    rows = BulkInsert()
+    found, new_signals = _lookup_signals(connection, items)
+    case_ids, media_id_list, signal_ids = allocate_ids(
+        connection,
+        [(case.c.id, len(cases)), (media.c.id, len(items)), (signal.c.id, len(new_signals))],
+    )
+    ids, created = _add_signals(rows, found, new_signals, signal_ids)
+    media_ids = iter(media_id_list)
+    case_rows = []
+    media_rows = []
+    links: list[tuple[int, int]] = []
     fresh_live: set[tuple[str, int]] = set()
-    errors: list[BaseException | None] = []
-    for new in cases:
-        try:
-            with connection.begin_nested():
-                case_id = connection.execute(
-                    case.insert().returning(case.c.id),
-                    {
-                        "number": new.number,
-                        "pin_hash": new.pin_hash,
-                        "age_group": new.age_group,
-                        "language": new.language,
-                        "status": "active",
-                        "created_day": new.day,
-                        "updated_day": new.day,
-                        "failed_pin_count": 0,
-                    },
-                ).scalar_one()
-                links = insert_media(connection, case_id, new.items, new.media_ids, ids, new.day)
-        except sa.exc.SQLAlchemyError as exc:
-            errors.append(exc)
-            continue
-        touched.update(links)
-        for signal_id in links:
-            if signal_id in created and created[signal_id][3]:
-                fresh_live.add((new.age_group, signal_id))
-        errors.append(None)
-    # Signals inserted above are live exactly where a written case holds them (if usable):
-    # they have no listing row and no quarantine yet, so their rule needs no query.
-    fresh = {sid: (type_, value, quality) for sid, (type_, value, quality, _) in created.items()}
-    feed.sync(connection, touched, day, fresh, fresh_live)
-    return errors
+    for new, case_id in zip(cases, case_ids, strict=True):
+        when = sql_date(connection, new.day)
+        case_rows.append(
+            (
+                case_id,
+                new.number,
+                new.pin_hash,
+                new.age_group,
+                new.language,
+                "active",
+                when,
+                when,
+                0,
+            )
+        )
+        for item, public_id in zip(new.items, new.media_ids, strict=True):
+            media_id = next(media_ids)
+            media_rows.append(_media_row(media_id, public_id, case_id, item, when))
+            for s in item.signals:
+                signal_id = ids[(s.type, s.value)]
+                links.append((media_id, signal_id))
+                # A signal inserted above is live exactly where a written case holds it (if
+                # usable): it has no listing row and no quarantine yet, so its rule needs no
+                # query.
+                if created.get(signal_id, False):
+                    fresh_live.add((new.age_group, signal_id))
+    rows.add(case, _CASE_COLUMNS, case_rows)
+    _add_media_rows(rows, media_rows)
+    rows.add(media_signal, ("media_id", "signal_id"), links)
+    feed.sync(connection, (sid for _, sid in links), day, created.keys(), fresh_live, rows)
+    rows.flush(connection)
 
 
-def _make_unique(connection: sa.Connection, cases: Sequence[NewCase]) -> None:
-    """Replace any case number or media id that is taken (in the database or in the batch)."""
-    numbers = _fresh(connection, case.c.number, [new.number for new in cases])
-    public_ids = _fresh(connection, media.c.public_id, [m for new in cases for m in new.media_ids])
-    start = 0
-    for new, number in zip(cases, numbers, strict=True):
-        new.number = number
-        count = len(new.media_ids)
-        new.media_ids = public_ids[start : start + count]
-        start += count
+_CASE_COLUMNS = (
+    "id",
+    "number",
+    "pin_hash",
+    "age_group",
+    "language",
+    "status",
+    "created_day",
+    "updated_day",
+    "failed_pin_count",
+)
+_MEDIA_COLUMNS = ("id", "public_id", "case_id", "kind", "md5", "sha256", "status", "created_day")
+
+
+def _media_row(
+    media_id: int, public_id: str, case_id: int, item: CleanMedia, day: date | str
+) -> tuple[Any, ...]:
+    vpdq = json.dumps(list(item.vpdq)) if item.kind == "video" else None
+    return (media_id, public_id, case_id, item.kind, item.md5, item.sha256, "active", day, vpdq)
+
+
+def _add_media_rows(rows: BulkInsert, media_rows: Sequence[tuple[Any, ...]]) -> None:
+    """Media rows as `_media_row` makes them; the last column is JSON text (or NULL)."""
+    rows.add(media, _MEDIA_COLUMNS, [row[:-1] for row in media_rows if row[-1] is None])
+    rows.add(media, (*_MEDIA_COLUMNS, "vpdq"), [row for row in media_rows if row[-1] is not None])
+
+
+def allocate_ids(
+    connection: sa.Connection, wanted: Sequence[tuple[sa.Column[int], int]]
+) -> list[list[int]]:
+    """Fresh ids for integer primary keys (of `case`, `media`, `signal`): for each (column,
+    count), `count` ids, all in one statement. Runs under the write lock, which every insert
+    into these tables holds: PostgreSQL takes a block of each column's sequence (nextval,
+    then setval to the block's end; as nothing else draws from these sequences meanwhile the
+    block is contiguous, and were something to, the primary key would refuse the overlap and
+    the case would be retried); SQLite, which has no sequences, continues after the largest
+    id (rows are never deleted)."""
+    asked = [(i, column, count) for i, (column, count) in enumerate(wanted) if count > 0]
+    out: list[list[int]] = [[] for _ in wanted]
+    if not asked:
+        return out
+    params: dict[str, Any] = {}
+    if connection.dialect.name == "postgresql":
+        values, sequences = [], []
+        for i, column, count in asked:
+            params.update({f"t{i}": f'"{column.table.name}"', f"c{i}": column.name, f"n{i}": count})
+            values.append(f"setval(s{i}, nextval(s{i}) + %(n{i})s - 1)")
+            sequences.append(f"pg_get_serial_sequence(%(t{i})s, %(c{i})s)::regclass AS s{i}")
+        # Only placeholders and their numbers are formatted in; the names are parameters.
+        sql = f"SELECT {', '.join(values)} FROM (SELECT {', '.join(sequences)}) AS q"  # noqa: S608
+        lasts = connection.exec_driver_sql(sql, params).one()
+        starts = [int(last) - count + 1 for (_, _, count), last in zip(asked, lasts, strict=True)]
+    else:
+        maxima = _maxima(tuple(column for _, column, _ in asked))
+        starts = [int(last) + 1 for last in connection.execute(maxima).one()]
+    for (i, _, count), start in zip(asked, starts, strict=True):
+        out[i] = list(range(start, start + count))
+    return out
+
+
+@functools.cache
+def _maxima(columns: tuple[sa.Column[int], ...]) -> sa.Select[Any]:
+    """`SELECT max(a), max(b), ...` (0 for an empty table), built once per set of columns."""
+    return sa.select(
+        *(
+            sa.select(sa.func.coalesce(sa.func.max(column), 0)).scalar_subquery()
+            for column in columns
+        )
+    )
 
 
 def fresh_media_ids(connection: sa.Connection, public_ids: list[str]) -> list[str]:
     """`public_ids` with any that is taken (or repeated) replaced by a fresh one."""
-    return _fresh(connection, media.c.public_id, public_ids)
-
-
-def _fresh(connection: sa.Connection, column: sa.Column[str], values: list[str]) -> list[str]:
-    make = secrets.new_case_number if column is case.c.number else secrets.new_media_id
-    out = list(values)
+    out = list(public_ids)
     while True:
-        taken = _taken(connection, column, out)
+        taken: set[str] = set()
+        for part in feed.chunks(sorted(set(out))):
+            taken.update(
+                connection.execute(
+                    sa.select(media.c.public_id).where(media.c.public_id.in_(part))
+                ).scalars()
+            )
         seen: set[str] = set()
         clash = False
         for i, value in enumerate(out):
             if value in taken or value in seen:
-                out[i] = make()
+                out[i] = secrets.new_media_id()
                 clash = True
             seen.add(out[i])
         if not clash:
             return out
 
 
-def _taken(connection: sa.Connection, column: sa.Column[str], values: Sequence[str]) -> set[str]:
-    taken: set[str] = set()
-    if connection.dialect.name == "postgresql" and values:
-        # One statement whatever the number of values (see `_signal_ids`).
-        name, table = column.name, column.table.name  # from our schema, never from input
-        query = f'SELECT "{name}" FROM "{table}" WHERE "{name}" = ANY(%(values)s)'  # noqa: S608
-        rows = connection.exec_driver_sql(query, {"values": sorted(set(values))})
-        taken.update(rows.scalars())
-        return taken
-    for part in feed.chunks(sorted(set(values))):
-        taken.update(connection.execute(sa.select(column).where(column.in_(part))).scalars())
-    return taken
-
-
-def insert_media(
+def add_media(
     connection: sa.Connection,
     case_id: int,
+    age_group: str,
     items: Sequence[CleanMedia],
     public_ids: Sequence[str],
-    ids: dict[tuple[str, str], int],
     day: date,
-) -> list[int]:
-    """Insert the media items of a case and their links to signals (in bulk); returns the
-    linked signal ids."""
-    rows = [
-        {
-            "public_id": public_id,
-            "case_id": case_id,
-            "kind": item.kind,
-            "md5": item.md5,
-            "sha256": item.sha256,
-            "status": "active",
-            "created_day": day,
-            "vpdq": list(item.vpdq) if item.kind == "video" else None,
-        }
-        for item, public_id in zip(items, public_ids, strict=True)
-    ]
-    media_ids: Iterable[int]
-    if connection.dialect.name == "postgresql":
-        # One statement with one array per column; RETURNING carries public_id (unique) to
-        # put the ids back in the order of `items`.
-        by_public_id: dict[str, int] = {}
-        if rows:
-            columns = {key: [row[key] for row in rows] for key in rows[0] if key != "vpdq"}
-            columns["vpdq"] = [None if r["vpdq"] is None else json.dumps(r["vpdq"]) for r in rows]
-            inserted = connection.exec_driver_sql(
-                "INSERT INTO media (public_id, case_id, kind, md5, sha256, status, created_day, "
-                "vpdq) SELECT * FROM unnest(%(public_id)s::varchar[], %(case_id)s::integer[], "
-                "%(kind)s::varchar[], %(md5)s::varchar[], %(sha256)s::varchar[], "
-                "%(status)s::varchar[], %(created_day)s::date[], %(vpdq)s::text[]::json[]) "
-                "RETURNING public_id, id",
-                columns,
-            )
-            by_public_id = {public_id: media_id for public_id, media_id in inserted}
-        media_ids = [by_public_id[public_id] for public_id in public_ids]
-    else:
-        media_ids = connection.execute(
-            media.insert().returning(media.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
+) -> None:
+    """Insert media items of an existing case (with ids not taken: `fresh_media_ids`) and
+    their links, and sync the feed for their signals."""
+    rows = BulkInsert()
+    found, new_signals = _lookup_signals(connection, items)
+    media_ids, signal_ids = allocate_ids(
+        connection, [(media.c.id, len(items)), (signal.c.id, len(new_signals))]
+    )
+    ids, created = _add_signals(rows, found, new_signals, signal_ids)
+    media_rows = []
     links: list[tuple[int, int]] = []
-    linked: list[int] = []
-    for media_id, item in zip(media_ids, items, strict=True):
-        for s in item.signals:
-            signal_id = ids[(s.type, s.value)]
-            links.append((media_id, signal_id))
-            linked.append(signal_id)
-    feed.insert_rows(connection, media_signal, ("media_id", "signal_id"), links)
-    return linked
+    when = sql_date(connection, day)
+    for media_id, public_id, item in zip(media_ids, public_ids, items, strict=True):
+        media_rows.append(_media_row(media_id, public_id, case_id, item, when))
+        links.extend((media_id, ids[(s.type, s.value)]) for s in item.signals)
+    _add_media_rows(rows, media_rows)
+    rows.add(media_signal, ("media_id", "signal_id"), links)
+    fresh_live = {(age_group, sid) for _, sid in links if created.get(sid, False)}
+    feed.sync(connection, (sid for _, sid in links), day, created.keys(), fresh_live, rows)
+    rows.flush(connection)
 
 
-def signal_ids(
+_NewSignals = dict[tuple[str, str], tuple[int, str, bool]]
+"""(type, value) -> (quality, variant, usable) of signals to insert."""
+
+
+def _lookup_signals(
     connection: sa.Connection, items: Iterable[CleanMedia]
-) -> dict[tuple[str, str], int]:
-    """Ids of every signal of `items`, inserting the new ones (the first submission's quality
-    and variant are kept for a hash seen again). Runs under the write lock, so nothing can
-    insert a signal between the lookup and the insert."""
-    return _signal_ids(connection, items)[0]
-
-
-def _signal_ids(
-    connection: sa.Connection, items: Iterable[CleanMedia]
-) -> tuple[dict[tuple[str, str], int], dict[int, tuple[str, str, int, bool]]]:
-    """`signal_ids`, and (type, value, quality, usable) of the signals it inserted, by id."""
-    wanted: dict[tuple[str, str], tuple[int, str, bool]] = {}
+) -> tuple[dict[tuple[str, str], int], _NewSignals]:
+    """Ids of the signals of `items` that exist, and the others to insert (with the first
+    submission's quality and variant: a hash seen again keeps its first ones). Runs under the
+    write lock, so nothing can insert a signal between this lookup and the insert."""
+    wanted: _NewSignals = {}
     for item in items:
         for s in item.signals:
             wanted.setdefault((s.type, s.value), (s.quality, s.variant, s.usable))
@@ -289,44 +339,42 @@ def _signal_ids(
         values = sorted(v for t, v in wanted if t == type_)
         if postgres and values:
             # One statement whatever the number of values (an array), so psycopg and the
-            # server parse and plan it once, not once per distinct IN (...) length.
-            rows = connection.exec_driver_sql(
-                "SELECT id, value FROM signal WHERE type = %(type)s AND value = ANY(%(values)s)",
+            # server parse and plan it once, not once per distinct IN (...) length. One
+            # lookup per value in the unique index, as the LATERAL ... LIMIT 1 spells out:
+            # with `value = ANY(...)` the planner, before the table's first ANALYZE, guesses
+            # that most rows match and reads them all.
+            for signal_id, value in connection.exec_driver_sql(
+                "SELECT s.id, s.value FROM unnest(%(values)s::text[]) AS v(value) "
+                "CROSS JOIN LATERAL (SELECT id, value FROM signal "
+                "WHERE type = %(type)s AND value = v.value LIMIT 1) AS s",
                 {"type": type_, "values": values},
-            )
-            for signal_id, value in rows:
+            ):
                 found[(type_, value)] = signal_id
             continue
-        for part in feed.chunks(values):
-            for row in connection.execute(
-                sa.select(signal.c.id, signal.c.value).where(
-                    signal.c.type == type_, signal.c.value.in_(part)
-                )
-            ):
-                found[(type_, row.value)] = row.id
-    new = [
-        {"type": t, "value": v, "quality": q, "usable": u, "variant": variant}
-        for (t, v), (q, variant, u) in wanted.items()
-        if (t, v) not in found
-    ]
-    created: dict[int, tuple[str, str, int, bool]] = {}
-    if new and postgres:
-        # One statement with one array per column: no per-row SQL to build and parse.
-        inserted = connection.exec_driver_sql(
-            "INSERT INTO signal (type, value, quality, usable, variant) "
-            "SELECT * FROM unnest(%(type)s::varchar[], %(value)s::varchar[], "
-            "%(quality)s::integer[], %(usable)s::boolean[], %(variant)s::varchar[]) "
-            "RETURNING id, type, value",
-            {key: [row[key] for row in new] for key in new[0]},
-        ).all()
-    elif new:
-        inserted = connection.execute(
-            signal.insert().returning(signal.c.id, signal.c.type, signal.c.value), new
-        ).all()
-    else:
-        inserted = []
-    for signal_id, type_, value in inserted:
-        found[(type_, value)] = signal_id
-        quality, _variant, usable = wanted[(type_, value)]
-        created[signal_id] = (type_, value, quality, usable)
-    return found, created
+        for signal_id, value in feed.select_in(
+            connection,
+            "SELECT id, value FROM signal WHERE type = ? AND value IN ({marks})",
+            values,
+            before=(type_,),
+        ):
+            found[(type_, value)] = signal_id
+    return found, {key: details for key, details in wanted.items() if key not in found}
+
+
+def _add_signals(
+    rows: BulkInsert,
+    found: dict[tuple[str, str], int],
+    new: _NewSignals,
+    new_ids: Sequence[int],
+) -> tuple[dict[tuple[str, str], int], dict[int, bool]]:
+    """Rows for the new signals under `new_ids`; the ids of all signals, and whether each new
+    one is usable."""
+    ids = dict(found)
+    created: dict[int, bool] = {}
+    signal_rows: list[tuple[Any, ...]] = []
+    for signal_id, (key, (quality, variant, usable)) in zip(new_ids, new.items(), strict=True):
+        ids[key] = signal_id
+        created[signal_id] = usable
+        signal_rows.append((signal_id, key[0], key[1], quality, usable, variant))
+    rows.add(signal, ("id", "type", "value", "quality", "usable", "variant"), signal_rows)
+    return ids, created

@@ -9,16 +9,26 @@ which serialises writers, so `seq` = max + 1 is gap-free and commits in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from takedown.registry.models import LISTS
-from takedown.store.schema import case, feed_event, listing, media, media_signal, quarantine, signal
+from takedown.store.bulk import BulkInsert, sql_date
+from takedown.store.schema import (
+    case,
+    feed_day,
+    feed_event,
+    listing,
+    media,
+    media_signal,
+    quarantine,
+    signal,
+)
 
-__all__ = ["CHUNK", "chunks", "insert_rows", "sync"]
+__all__ = ["CHUNK", "among", "chunks", "select_in", "sync"]
 
 CHUNK = 500
 """Ids per IN (...) clause: well under every database's parameter limit."""
@@ -26,6 +36,8 @@ CHUNK = 500
 T = TypeVar("T")
 
 _HELD_OUT = ("quarantined", "confirmed")
+_LAST_SEQ = sa.select(sa.func.coalesce(sa.func.max(feed_event.c.seq), 0))
+"""Built once: the writer asks for it in every transaction that appends."""
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -33,91 +45,87 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def insert_rows(
-    connection: sa.Connection,
-    table: sa.Table,
-    columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-) -> None:
-    """Insert plain rows (no RETURNING) into `table` in the caller's transaction, without
-    SQLAlchemy's per-row statement building: PostgreSQL with COPY (one round trip instead of
-    one INSERT per row), SQLite with the driver's executemany. `date` values must be given as
-    such; driver errors are raised as SQLAlchemy's (e.g. `sa.exc.IntegrityError`)."""
-    if not rows:
-        return
-    names = ", ".join(f'"{name}"' for name in columns)
-    if connection.dialect.name == "postgresql":
-        statement = f'COPY "{table.name}" ({names}) FROM STDIN'
-        dbapi = connection.connection.driver_connection
-        assert dbapi is not None
-        try:
-            with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(
-                statement, None, exc, connection.dialect.loaded_dbapi.Error
-            ) from exc
-        return
-    marks = ", ".join("?" for _ in columns)
-    days = [i for i, value in enumerate(rows[0]) if isinstance(value, date)]
-    if days:  # stored as SQLAlchemy's Date does on SQLite: ISO text
-        rows = [tuple(v.isoformat() if i in days else v for i, v in enumerate(row)) for row in rows]
-    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 (our names)
-    connection.exec_driver_sql(statement, rows)
+def among(column: sa.ColumnElement[str], lists: Sequence[str]) -> sa.ColumnElement[bool]:
+    """`column IN lists`, written so that the planner keeps walking by seq (or signal): no
+    condition at all when `lists` holds every list, an equality for one."""
+    if set(LISTS) <= set(lists):
+        return sa.true()
+    if len(lists) == 1:
+        return column == lists[0]
+    return column.in_(lists)
+
+
+def select_in(
+    connection: sa.Connection, query: str, values: Sequence[Any], *, before: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of `query` (driver SQL whose last condition is `IN ({marks})`) for every value,
+    `CHUNK` values per statement; `before` are the parameters ahead of the list. For hot
+    lookups: plain driver SQL, no statement to build per call."""
+    rows: list[tuple[Any, ...]] = []
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    for part in chunks(values):
+        sql = query.format(marks=", ".join(mark for _ in part))
+        rows.extend(tuple(row) for row in connection.exec_driver_sql(sql, (*before, *part)))
+    return rows
 
 
 def sync(
     connection: sa.Connection,
     signal_ids: Iterable[int],
     day: date,
-    fresh: Mapping[int, tuple[str, str, int]] | None = None,
+    fresh: Collection[int] = (),
     fresh_live: Iterable[tuple[str, int]] = (),
+    bulk: BulkInsert | None = None,
 ) -> int:
     """Bring `listing` in line with the live-ness rule for `signal_ids`, appending one feed
     event per change. Returns the number of events written.
 
-    `fresh` maps signals inserted in this very transaction to their (type, value, quality):
-    such a signal has no `listing` row and cannot be quarantined yet, so the caller knows its
-    live pairs (`fresh_live`: (list, signal id) for each active case of that list holding it,
-    if it is usable) and the rule is not queried for it."""
-    fresh = fresh or {}
-    ids = sorted(set(signal_ids) - fresh.keys())
-    adds: list[tuple[str, int]] = list(set(fresh_live))
-    removes: list[tuple[str, int]] = []
+    `fresh` holds signals inserted in this very transaction: such a signal has no `listing`
+    row and cannot be quarantined yet, so the caller knows its live pairs (`fresh_live`:
+    (list, signal id) for each active case of that list holding it, if it is usable) and the
+    rule is not queried for it. With `bulk` (rows the caller is adding), the rows `sync` adds
+    go there too, for the caller to flush; `bulk` is flushed first if the rule is queried.
+    Without, they are written before `sync` returns."""
+    adds: dict[str, set[int]] = {name: set() for name in LISTS}
+    removes: dict[str, set[int]] = {name: set() for name in LISTS}
+    for name, sid in fresh_live:
+        adds[name].add(sid)
+    ids = sorted(set(signal_ids).difference(fresh))
+    if ids and bulk is not None:
+        bulk.flush(connection)  # the rule reads the links and media the caller is adding
     for part in chunks(ids):
         wanted = set(_should_be_live(connection, part))
-        current = {
-            (row.list, row.signal_id)
-            for row in connection.execute(
-                sa.select(listing.c.list, listing.c.signal_id).where(listing.c.signal_id.in_(part))
+        current = set(
+            select_in(
+                connection,
+                "SELECT list, signal_id FROM listing WHERE signal_id IN ({marks})",
+                part,
             )
-        }
-        adds.extend(wanted - current)
-        removes.extend(current - wanted)
-    if not adds and not removes:
+        )
+        for name, sid in wanted - current:
+            adds[name].add(sid)
+        for name, sid in current - wanted:
+            removes[name].add(sid)
+    # Events of one change come removals first, then adds; each list by list (minor,
+    # adult), in signal order.
+    changes = [("remove", name, sid) for name in LISTS for sid in sorted(removes[name])]
+    changes += [("add", name, sid) for name in LISTS for sid in sorted(adds[name])]
+    if not changes:
         return 0
-    adds.sort(key=_order)
-    removes.sort(key=_order)
-    if adds:
-        insert_rows(connection, listing, ("list", "signal_id"), adds)
-    for name in {name for name, _ in removes}:
-        gone = [sid for list_name, sid in removes if list_name == name]
-        for part in chunks(gone):
+    for name, gone in removes.items():
+        for part in chunks(sorted(gone)):
             connection.execute(
                 listing.delete().where(listing.c.list == name, listing.c.signal_id.in_(part))
             )
-    return _append(
-        connection,
-        [("remove", *pair) for pair in removes] + [("add", *pair) for pair in adds],
-        day,
-        fresh,
+    rows = bulk if bulk is not None else BulkInsert()
+    rows.add(
+        listing, ("signal_id", "list"), [(sid, name) for op, name, sid in changes if op == "add"]
     )
-
-
-def _order(pair: tuple[str, int]) -> tuple[int, int]:
-    """Events of one change come list by list (minor, adult), each in signal order."""
-    return LISTS.index(pair[0]), pair[1]
+    _append(connection, changes, day, rows)
+    if bulk is None:
+        rows.flush(connection)
+    return len(changes)
 
 
 def _should_be_live(connection: sa.Connection, ids: Sequence[int]) -> Iterator[tuple[str, int]]:
@@ -143,32 +151,15 @@ def _should_be_live(connection: sa.Connection, ids: Sequence[int]) -> Iterator[t
 
 
 def _append(
-    connection: sa.Connection,
-    changes: list[tuple[str, str, int]],
-    day: date,
-    known: Mapping[int, tuple[str, str, int]],
-) -> int:
-    """Append events for (op, list, signal id) changes, in the given order; `known` holds the
-    (type, value, quality) of some of the signals already."""
-    details: dict[int, tuple[str, str, int]] = dict(known)
-    ids = sorted({sid for _, _, sid in changes} - known.keys())
-    for part in chunks(ids):
-        for row in connection.execute(
-            sa.select(signal.c.id, signal.c.type, signal.c.value, signal.c.quality).where(
-                signal.c.id.in_(part)
-            )
-        ):
-            details[row.id] = (row.type, row.value, row.quality)
-    last = connection.execute(sa.select(sa.func.coalesce(sa.func.max(feed_event.c.seq), 0)))
-    seq = int(last.scalar_one())
-    rows: list[tuple[Any, ...]] = []
-    for op, name, sid in changes:
-        seq += 1
-        rows.append((seq, op, name, *details[sid], day))
-    insert_rows(
-        connection,
-        feed_event,
-        ("seq", "op", "list", "type", "value", "quality", "created_day"),
-        rows,
-    )
-    return len(rows)
+    connection: sa.Connection, changes: list[tuple[str, str, int]], day: date, rows: BulkInsert
+) -> None:
+    """Events for (op, list, signal id) changes, in the given order, numbered on from the
+    last seq; and the day's first seq if these are the day's first events (days never
+    decrease along seq: writers append in turn, each with its clock's day)."""
+    first = int(connection.execute(_LAST_SEQ).scalar_one()) + 1
+    when = sql_date(connection, day)
+    events = [
+        (seq, op, name, sid, when) for seq, (op, name, sid) in enumerate(changes, start=first)
+    ]
+    rows.add(feed_event, ("seq", "op", "list", "signal_id", "created_day"), events)
+    rows.add_if_absent(feed_day, ("day", "first_seq"), (when, first), key="day")

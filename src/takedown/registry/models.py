@@ -1,10 +1,11 @@
-"""The values the registry's use cases take and return: plain frozen dataclasses."""
+"""The values the registry's use cases take and return: frozen dataclasses, and named tuples
+for what a request brings or a page returns by the hundred."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "AGE_GROUPS",
@@ -30,9 +31,9 @@ AGE_GROUPS = LISTS
 VERDICTS = ("pending_review", "blocked", "not_blocked")
 
 
-@dataclass(frozen=True)
-class SignalIn:
-    """One perceptual hash as the reporter's device (or a platform's query) computed it."""
+class SignalIn(NamedTuple):
+    """One perceptual hash as the reporter's device (or a platform's query) computed it. (A
+    named tuple, like `MediaIn`: a case brings hundreds, made per request.)"""
 
     type: str
     value: str
@@ -40,8 +41,7 @@ class SignalIn:
     variant: str
 
 
-@dataclass(frozen=True)
-class MediaIn:
+class MediaIn(NamedTuple):
     """One photo or video of a case, as `takedown.hashing.fingerprint.MediaFingerprint`."""
 
     kind: Literal["image", "video"]
@@ -80,14 +80,18 @@ class CaseStatus:
     media: tuple[MediaStatus, ...]
 
 
-@dataclass(frozen=True)
-class FeedEvent:
+class FeedEvent(NamedTuple):
+    """One feed event (a tuple, so that pages of thousands are cheap to build)."""
+
     seq: int
     op: str
     list: str
     type: str
     value: str
     quality: int
+    variant: str
+    """Which view of the photo was hashed (`original`, `rot90`, ..., `patch`), `frame` for a
+    video frame, `file` for a video's md5: `matching.rules` compares comparable variants."""
 
 
 @dataclass(frozen=True)

@@ -145,17 +145,27 @@ class Limits:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, clock: Clock = time.monotonic
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        processes: int = 1,
     ) -> Limits:
         """Limits from TAKEDOWN_RATE_{CREATE,CASE,MATCH,FEED}_{PER_S,BURST} (`os.environ` if
-        `environ` is None); unset ones keep DEFAULT_RATES. ConfigError names a bad variable."""
+        `environ` is None); unset ones keep DEFAULT_RATES. ConfigError names a bad variable.
+
+        With `processes` > 1 (server processes sharing the load, each with its own buckets),
+        each gets that share of every rate and burst (a burst at least 1), so that together
+        they allow what is configured."""
         env = os.environ if environ is None else environ
+        if processes < 1:
+            raise ConfigError(f"processes must be at least 1, got {processes}")
         rates = {}
         for name, default in DEFAULT_RATES.items():
             prefix = f"TAKEDOWN_RATE_{name.upper()}"
             per_second = _env_number(env, f"{prefix}_PER_S", float, default.per_second)
             burst = _env_number(env, f"{prefix}_BURST", int, default.burst)
-            rates[name] = Rate(per_second=per_second, burst=burst)
+            rates[name] = Rate(per_second=per_second / processes, burst=max(1, burst // processes))
         return cls.from_rates(rates, clock=clock)
 
     def check_create(self) -> None:

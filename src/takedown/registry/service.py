@@ -34,7 +34,8 @@ from takedown.registry.models import (
 )
 from takedown.registry.settings import Settings
 from takedown.store import migrate, transactions
-from takedown.store.engine import create_engine
+from takedown.store.checkpoint import Checkpointer
+from takedown.store.engine import create_engine, sqlite_path
 from takedown.store.schema import (
     api_key as api_key_table,
 )
@@ -110,12 +111,20 @@ class Registry:
         )
         self._matcher = ListMatcher(engine)
         self._new_cases = GroupCommit(engine, self._today)
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:
         """A registry on `settings.database_url` (SQLite: the file is created with its
-        directory). Does not migrate: run `store.migrate.upgrade` first."""
-        return cls(create_engine(settings.database_url), settings)
+        directory, and its log is checkpointed by a thread of this registry rather than by
+        the writers, see `store.checkpoint`). Does not migrate: run `store.migrate.upgrade`
+        first."""
+        path = sqlite_path(settings.database_url)
+        if path is None:
+            return cls(create_engine(settings.database_url), settings)
+        registry = cls(create_engine(settings.database_url, checkpoints=False), settings)
+        registry._checkpointer = Checkpointer(path)
+        return registry
 
     @property
     def settings(self) -> Settings:
@@ -126,7 +135,10 @@ class Registry:
         return self._engine
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (after a last checkpoint, on SQLite)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         self._engine.dispose()
 
     def _today(self) -> date:
@@ -149,7 +161,7 @@ class Registry:
             language=lang,
             day=self._today(),
             items=items,
-            media_ids=[secrets.new_media_id() for _ in items],
+            media_ids=secrets.new_media_ids(len(items)),
         )
         self._new_cases.write(new)
         return CreatedCase(secrets.display_case_number(new.number), pin, tuple(new.media_ids))
@@ -192,17 +204,15 @@ class Registry:
         case_id = self._authorise(case_number, pin)
         day = self._today()
         with transactions.write(self._engine) as connection:
-            status = connection.execute(
-                sa.select(case.c.status).where(case.c.id == case_id)
-            ).scalar_one()
+            status, age_group = connection.execute(
+                sa.select(case.c.status, case.c.age_group).where(case.c.id == case_id)
+            ).one()
             if status != "active":
                 raise ConflictError("this case was withdrawn; start a new case to report again")
             public_ids = [secrets.new_media_id() for _ in items]
             public_ids = casewriter.fresh_media_ids(connection, public_ids)
-            ids = casewriter.signal_ids(connection, items)
-            links = casewriter.insert_media(connection, case_id, items, public_ids, ids, day)
+            casewriter.add_media(connection, case_id, age_group, items, public_ids, day)
             connection.execute(case.update().where(case.c.id == case_id).values(updated_day=day))
-            feed.sync(connection, links, day)
         return tuple(public_ids)
 
     def withdraw_case(self, case_number: str, pin: str) -> None:
@@ -413,14 +423,23 @@ class Registry:
         if not platform.lists:
             return FeedPage((), start, False)
         query = (
-            sa.select(feed_event)
-            .where(feed_event.c.list.in_(platform.lists), feed_event.c.seq > start)
+            sa.select(
+                feed_event.c.seq,
+                feed_event.c.op,
+                feed_event.c.list,
+                signal.c.type,
+                signal.c.value,
+                signal.c.quality,
+                signal.c.variant,
+            )
+            .join(signal, signal.c.id == feed_event.c.signal_id)
+            .where(feed.among(feed_event.c.list, platform.lists), feed_event.c.seq > start)
             .order_by(feed_event.c.seq)
             .limit(size + 1)
         )
         with transactions.read(self._engine) as connection:
             rows = connection.execute(query).all()
-        events = tuple(_event(row) for row in rows[:size])
+        events = tuple(map(FeedEvent._make, rows[:size]))
         return FeedPage(events, events[-1].seq if events else start, len(rows) > size)
 
     def snapshot(self, platform: Platform) -> tuple[int, Generator[FeedEvent, None, None]]:
@@ -782,27 +801,25 @@ def _audit(connection: sa.Connection, day: date, actor: str, action: str, obj: s
     connection.execute(audit.insert().values(day=day, actor=actor, action=action, object=obj))
 
 
-def _event(row: sa.Row[Any]) -> FeedEvent:
-    return FeedEvent(int(row.seq), row.op, row.list, row.type, row.value, int(row.quality))
-
-
 def _stream_live(
     connection: sa.Connection, lists: tuple[str, ...], cursor: int
 ) -> Generator[FeedEvent, None, None]:
     """Yields once before the first event (the caller primes it), then the live signals."""
     try:
-        yield FeedEvent(cursor, "add", "", "", "", 0)
+        yield FeedEvent(cursor, "add", "", "", "", 0, "")
         if not lists:
             return
         query = (
-            sa.select(listing.c.list, signal.c.type, signal.c.value, signal.c.quality)
+            sa.select(
+                listing.c.list, signal.c.type, signal.c.value, signal.c.quality, signal.c.variant
+            )
             .join(signal, signal.c.id == listing.c.signal_id)
-            .where(listing.c.list.in_(lists))
-            .order_by(listing.c.list, listing.c.signal_id)
+            .where(feed.among(listing.c.list, lists))
+            .order_by(listing.c.signal_id, listing.c.list)
         )
         result = connection.execution_options(yield_per=_SNAPSHOT_BATCH).execute(query)
-        for row in result:
-            yield FeedEvent(cursor, "add", row.list, row.type, row.value, int(row.quality))
+        for list_, type_, value, quality, variant in result:
+            yield FeedEvent(cursor, "add", list_, type_, value, quality, variant)
     finally:
         connection.close()
 

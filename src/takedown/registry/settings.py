@@ -46,10 +46,13 @@ class Settings:
     pin_lock_max_seconds: int = 86_400
     pow_difficulty_bits: int = 18
     """Proof-of-work on anonymous endpoints; 0 disables it."""
-    workers: int = 1
+    workers: int = 2
     """HTTP server processes for `takedown serve`; 0: one per CPU, at most `MAX_AUTO_WORKERS`.
-    One by default: the single database writer, not the interpreter, limits throughput
-    (docs/benchmarks.md), and one process keeps rate limits and spent challenges exact."""
+    Two by default: one process spends much of its time holding Python's interpreter lock
+    (parsing, checking, the database writer's own Python), so a second one raised case
+    submissions by 10-25 % on the 2-CPU benchmark machine (docs/benchmarks.md). Each process
+    enforces its share of the rate limits; a solved challenge can be spent once per process
+    (docs/abuse.md)."""
 
     @property
     def server_workers(self) -> int:

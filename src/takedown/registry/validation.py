@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from takedown.errors import InputError, InvalidRequestError
 from takedown.hashing.fingerprint import IMAGE_VARIANTS, QUERY_VARIANTS
@@ -50,6 +50,8 @@ MATCH_VARIANTS = frozenset((*IMAGE_VARIANTS, *QUERY_VARIANTS, FRAME_VARIANT))
 
 _HEX_LENGTH = {"md5": 32, "sha256": 64, "pdq": 64}
 _HEX = re.compile(r"[0-9a-f]+")
+_PDQ_HEX = re.compile(r"[0-9a-f]{64}")
+_IMAGE_VARIANTS = frozenset(IMAGE_VARIANTS)
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 _PLATFORM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _DEGENERATE_PDQ = frozenset(("0" * 64, "f" * 64))
@@ -60,8 +62,7 @@ _MAX_SEQ = 2**63 - 1
 """Feed sequence numbers are 64-bit signed integers in the database."""
 
 
-@dataclass(frozen=True, slots=True)
-class CleanSignal:
+class CleanSignal(NamedTuple):
     type: str
     value: str
     quality: int
@@ -70,8 +71,7 @@ class CleanSignal:
     """Worth listing: quality >= MIN_QUALITY and not a degenerate hash."""
 
 
-@dataclass(frozen=True, slots=True)
-class CleanMedia:
+class CleanMedia(NamedTuple):
     kind: str
     md5: str
     sha256: str
@@ -159,8 +159,7 @@ def _media(item: object, settings: Settings, field: str) -> CleanMedia:
         if isinstance(item.vpdq, str | bytes) or not isinstance(item.vpdq, Sequence) or item.vpdq:
             _fail(f"{field}.vpdq", "only videos carry vPDQ frames; leave it empty for an image")
         raw = _items(item.signals, f"{field}.signals", 1, settings.max_image_signals, "PDQ signals")
-        signals = [_image_signal(s, f"{field}.signals[{j}]") for j, s in enumerate(raw)]
-        return CleanMedia("image", md5, sha256, _distinct(signals), ())
+        return CleanMedia("image", md5, sha256, _image_signals(raw, f"{field}.signals"), ())
     if item.kind == "video":
         if (
             isinstance(item.signals, str | bytes)
@@ -188,6 +187,32 @@ def _frame(line: object, field: str) -> VideoFrameHash:
         return parse_vpdq(text)
     except InputError as exc:
         _fail(field, exc.message)
+
+
+def _image_signals(raw: Sequence[Any], field: str) -> tuple[CleanSignal, ...]:
+    """The distinct PDQ signals of a photo. Each well-formed one is checked inline (a case
+    has hundreds); anything unusual goes through `_image_signal`, which names the problem."""
+    out: list[CleanSignal] = []
+    seen: set[str] = set()
+    for j, signal in enumerate(raw):
+        if (
+            type(signal) is SignalIn
+            and signal.type == "pdq"
+            and type(signal.value) is str
+            and _PDQ_HEX.fullmatch(signal.value)
+            and type(signal.quality) is int
+            and 0 <= signal.quality <= 100
+            and type(signal.variant) is str
+            and signal.variant in _IMAGE_VARIANTS
+        ):
+            value, quality = signal.value, signal.quality
+            clean = CleanSignal("pdq", value, quality, signal.variant, _pdq_usable(value, quality))
+        else:
+            clean = _image_signal(signal, f"{field}[{j}]")
+        if clean.value not in seen:
+            seen.add(clean.value)
+            out.append(clean)
+    return tuple(out)
 
 
 def _image_signal(signal: object, field: str) -> CleanSignal:

@@ -12,6 +12,7 @@ __all__ = [
     "api_key",
     "audit",
     "case",
+    "feed_day",
     "feed_event",
     "feedback",
     "listing",
@@ -84,56 +85,61 @@ signal = sa.Table(
 media_signal = sa.Table(
     "media_signal",
     metadata,
-    sa.Column(
-        "media_id",
-        sa.Integer,
-        sa.ForeignKey("media.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column(
-        "signal_id",
-        sa.Integer,
-        sa.ForeignKey("signal.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    sa.Column("media_id", sa.Integer, primary_key=True),
+    sa.Column("signal_id", sa.Integer, primary_key=True),
     sa.Index(None, "signal_id"),
+    sqlite_with_rowid=False,
 )
+"""Which media item holds which signal: 80 rows for a case of 10 photos. Like `listing` and
+`feed_event`, it references `media` and `signal` without a foreign key constraint: only the
+case writer (`registry.casewriter`) inserts here, with ids it has just inserted or read under
+the write lock, and no media or signal row is ever deleted. On PostgreSQL the checks (a
+locking lookup of the referenced row per inserted row) cost about as much database time as
+all the rest of writing a case (docs/registry.md)."""
 
 listing = sa.Table(
     "listing",
     metadata,
+    sa.Column("signal_id", sa.Integer, primary_key=True),
     sa.Column("list", sa.String(8), primary_key=True),
-    sa.Column(
-        "signal_id",
-        sa.Integer,
-        sa.ForeignKey("signal.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
     sa.CheckConstraint("list IN ('minor', 'adult')", name="list"),
-    sa.Index(None, "signal_id"),
+    sqlite_with_rowid=False,
 )
-"""One row per (list, signal) that is live now: the feed's state, in which every `add` event
-without a later `remove` has a row. Snapshots and the hosted match read it."""
+"""One row per (signal, list) that is live now: the feed's state, in which every `add` event
+without a later `remove` has a row. Snapshots and the hosted match read it. Keyed by signal
+first: the writer looks rows up by signal, and new signals append at the end of the key.
+No foreign key constraint: see `media_signal`."""
+
+FEED_SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""64-bit; on SQLite `INTEGER PRIMARY KEY`, which is the row id (no second index)."""
 
 feed_event = sa.Table(
     "feed_event",
     metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", FEED_SEQ, primary_key=True, autoincrement=False),
     sa.Column("op", sa.String(8), nullable=False),
     sa.Column("list", sa.String(8), nullable=False),
-    sa.Column("type", sa.String(8), nullable=False),
-    sa.Column("value", sa.String(64), nullable=False),
-    sa.Column("quality", sa.Integer, nullable=False),
+    sa.Column("signal_id", sa.Integer, nullable=False),
     sa.Column("created_day", sa.Date, nullable=False),
     sa.CheckConstraint("op IN ('add', 'remove')", name="op"),
     sa.CheckConstraint("list IN ('minor', 'adult')", name="list"),
     sa.Index(None, "list", "seq"),
-    sa.Index(None, "type", "value", "seq"),
-    sa.Index(None, "created_day", "seq"),
+    sa.Index(None, "signal_id", "seq"),
 )
 """Append-only. `seq` is assigned by the writer holding the feed lock (max + 1), so it has no
-gaps and commits in order. The (type, value, seq) and (created_day, seq) indexes serve the
-StopNCII-compatible API: a hash's latest event, and changes since a day."""
+gaps and commits in order. An event names its signal by id; readers join `signal` for its
+type, value, quality and variant (a signal row never changes those and is never deleted; no
+foreign key constraint, see `media_signal`). The (signal_id, seq) index serves the
+StopNCII-compatible API: a hash's latest event."""
+
+feed_day = sa.Table(
+    "feed_day",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("first_seq", FEED_SEQ, nullable=False),
+)
+"""The first feed event of each day (days never decrease along seq): where "changes since a
+day" starts for the StopNCII-compatible API. One row per day, written with that event."""
 
 quarantine = sa.Table(
     "quarantine",
