@@ -116,25 +116,41 @@ def _print_record(record: dict[str, object], as_json: bool) -> None:
 def scan_command(
     paths: Annotated[list[Path], typer.Argument(help="Photos, videos or directories (recursed).")],
     list_file: Annotated[
-        Path,
+        Path | None,
         typer.Option("--list", help="Hash list: JSON Lines as printed by `takedown hash --json`."),
-    ],
+    ] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option("--snapshot", help="A saved `/v1/feed/snapshot` export (NDJSON)."),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="The platform agent's local store (`platform sync`)."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="The agent's local store in PostgreSQL, by URL.")
+    ] = None,
+    review: Annotated[
+        bool,
+        typer.Option(help="Record matches against --state/--db as review items."),
+    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file per line.")
     ] = False,
 ) -> None:
-    """Match photos and videos against a hash list, as a platform would; nothing is sent."""
+    """Match photos and videos against a hash list, a snapshot export or the platform agent's
+    synced local store, as a platform would; nothing is sent."""
+    from takedown.agent_cli.scan import open_scanner
     from takedown.hashing.fingerprint import query_fingerprint
-    from takedown.matching.listfile import read_list
-    from takedown.matching.scan import ListIndex
 
     try:
-        index = ListIndex(read_list(list_file))
+        scanner = open_scanner(list_file, snapshot, state, db, review=review)
     except TakedownError as exc:
         typer.echo(f"takedown: cannot use the list: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     files = list(_expand(paths))
     if not files:
+        scanner.close()
         typer.echo("takedown: no photos or videos found under the given paths.", err=True)
         raise typer.Exit(EXIT_USAGE)
     failed = 0
@@ -144,13 +160,14 @@ def scan_command(
         for path in files:
             record: dict[str, object]
             try:
-                matches = index.match(query_fingerprint(path))
-                record = {"path": str(path), "matches": [m.to_json() for m in matches]}
+                matches = scanner.match(path, query_fingerprint(path))
+                record = {"path": str(path), "matches": matches}
             except TakedownError as exc:
                 failed += 1
                 record = {"path": str(path), "error": exc.message, "code": exc.code}
             _print_scan_record(record, as_json)
             progress.advance(task)
+    scanner.close()
     if failed:
         typer.echo(f"takedown: {failed} of {len(files)} files could not be scanned.", err=True)
         raise typer.Exit(EXIT_SOME_FAILED)
@@ -169,6 +186,8 @@ def _print_scan_record(record: dict[str, object], as_json: bool) -> None:
         else:
             best = matches[0]
             listed = best.get("path", best.get("sha256"))
+            if "list" in best:  # matched against synced lists: no path, the list names it
+                listed = f"{best['list']}:{best['value']}"
             detail = f"MATCH {listed} {best['type']} d={best['distance']}"
             if best["variant"] is not None:
                 detail += f" {best['variant']}"

@@ -15,7 +15,9 @@
     ├── LockedError             a case locked after too many wrong PINs (retry_after seconds)
     ├── RateLimitedError        too many requests (retry_after seconds)
     ├── ConflictError           the request conflicts with the current state
-    └── ConfigError             bad settings (database URL, data directory)
+    ├── ConfigError             bad settings (database URL, data directory)
+    └── RemoteError             the registry (for the platform agent) is unreachable, failing
+                                or answering outside its documented format
 
 Messages say what happened and what to do. This module imports nothing, so every layer
 (including the pure `hashing` library) may depend on it.
@@ -113,3 +115,9 @@ class ConflictError(TakedownError):
 
 class ConfigError(TakedownError):
     code = "config"
+
+
+class RemoteError(TakedownError):
+    """The agent could not use the registry's answer (after retrying what can be retried)."""
+
+    code = "remote"

@@ -14,3 +14,7 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on `app` when imported (keep this list sorted).
+from takedown.agent_cli import backfill as _backfill  # noqa: E402, F401
+from takedown.agent_cli import review as _review  # noqa: E402, F401
+from takedown.agent_cli import serve as _serve  # noqa: E402, F401
+from takedown.agent_cli import sync as _sync  # noqa: E402, F401

@@ -1,9 +1,10 @@
 """The platform agent's local store (SQLAlchemy Core): synced signals, sync state, review
-queue, feedback outbox and the platform's own content hashes.
+queue, feedback and webhook outboxes, and the platform's own content hashes.
 
 One database per agent, SQLite under `--state DIR` by default (`DIR/agent.db`), PostgreSQL by
 URL. Tables are created with `metadata.create_all` by `takedown.platform.store.open_store`;
-`agent_meta` holds the schema version so a later release can migrate.
+`agent_meta` holds the schema version so a later release can migrate (and the outbox
+senders' leases, `takedown.platform.outbox`).
 
 Privacy: these are the platform's own records. Signals are hashes of intimate images and are
 treated as sensitive: the store holds only what matching, review and feedback need.
@@ -24,6 +25,7 @@ __all__ = [
     "review_item",
     "signal",
     "sync_state",
+    "webhook_outbox",
 ]
 
 SCHEMA_VERSION = 1
@@ -93,11 +95,19 @@ content = sa.Table(
     sa.Column("md5", sa.String(32), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("indexed_at", sa.DateTime(timezone=True), nullable=False),
+    # The backfill watermark at which this content was first matched against every live
+    # signal; NULL until then. A re-indexed file gets a new row (ids are never reused, hence
+    # AUTOINCREMENT on SQLite), so backfill can tell content that changed while it ran.
+    sa.Column("backfilled_seq", sa.BigInteger, nullable=True, index=True),
+    sqlite_autoincrement=True,
 )
 
 content_signal = sa.Table(
     "content_signal",
     metadata,
+    # The hashes of one content item: its PDQ signals (images: the query set; videos: one
+    # `frame` row per vPDQ frame) and one `md5` row of the file. `id` orders backfill reads.
+    sa.Column("id", sa.Integer, primary_key=True),
     sa.Column(
         "content_id",
         sa.Integer,
@@ -131,6 +141,9 @@ review_item = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
     sa.UniqueConstraint("ref", "list", "type", "value"),
     sa.CheckConstraint("status IN ('pending', 'confirmed', 'rejected')", name="status"),
+    # The queue is read by status in id order; a decision looks up the signal's other items.
+    sa.Index(None, "status", "id"),
+    sa.Index(None, "type", "value"),
 )
 
 feedback_outbox = sa.Table(
@@ -145,5 +158,21 @@ feedback_outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True, index=True),
+    # Set when the registry refused the row for good (a 4xx other than 429): not retried.
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("verdict IN ('pending_review', 'blocked', 'not_blocked')", name="verdict"),
+)
+
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    # Confirmation webhook calls (`takedown.platform.webhook`), retried until acknowledged.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True, index=True),
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
 )
