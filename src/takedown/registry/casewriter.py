@@ -158,7 +158,7 @@ def write_cases(connection: sa.Connection, cases: Sequence[NewCase], day: date) 
         connection,
         [(case.c.id, len(cases)), (media.c.id, len(items)), (signal.c.id, len(new_signals))],
     )
-    ids, created = _add_signals(rows, found, new_signals, signal_ids)
+    ids, created = _add_signals(connection, rows, found, new_signals, signal_ids)
     media_ids = iter(media_id_list)
     case_rows = []
     media_rows = []
@@ -305,7 +305,7 @@ def add_media(
     media_ids, signal_ids = allocate_ids(
         connection, [(media.c.id, len(items)), (signal.c.id, len(new_signals))]
     )
-    ids, created = _add_signals(rows, found, new_signals, signal_ids)
+    ids, created = _add_signals(connection, rows, found, new_signals, signal_ids)
     media_rows = []
     links: list[tuple[int, int]] = []
     when = sql_date(connection, day)
@@ -334,10 +334,11 @@ def _lookup_signals(
         for s in item.signals:
             wanted.setdefault((s.type, s.value), (s.quality, s.variant, s.usable))
     found: dict[tuple[str, str], int] = {}
-    postgres = connection.dialect.name == "postgresql"
+    if connection.dialect.name != "postgresql":
+        return found, wanted  # SQLite: the insert finds the existing ones (`_add_signals`)
     for type_ in ("pdq", "md5"):
         values = sorted(v for t, v in wanted if t == type_)
-        if postgres and values:
+        if values:
             # One statement whatever the number of values (an array), so psycopg and the
             # server parse and plan it once, not once per distinct IN (...) length. One
             # lookup per value in the unique index, as the LATERAL ... LIMIT 1 spells out:
@@ -350,25 +351,24 @@ def _lookup_signals(
                 {"type": type_, "values": values},
             ):
                 found[(type_, value)] = signal_id
-            continue
-        for signal_id, value in feed.select_in(
-            connection,
-            "SELECT id, value FROM signal WHERE type = ? AND value IN ({marks})",
-            values,
-            before=(type_,),
-        ):
-            found[(type_, value)] = signal_id
     return found, {key: details for key, details in wanted.items() if key not in found}
 
 
 def _add_signals(
+    connection: sa.Connection,
     rows: BulkInsert,
     found: dict[tuple[str, str], int],
     new: _NewSignals,
     new_ids: Sequence[int],
 ) -> tuple[dict[tuple[str, str], int], dict[int, bool]]:
     """Rows for the new signals under `new_ids`; the ids of all signals, and whether each new
-    one is usable."""
+    one is usable.
+
+    PostgreSQL: `new` holds only signals the lookup did not find; their rows go to `rows`.
+    SQLite: `new` holds every signal (no lookup ran); they are inserted here and now, skipping
+    those that exist (`ON CONFLICT DO NOTHING`: the unique index is searched once, by the
+    insert), and the few that existed are then looked up by value. In a batch of new reports
+    this saves a search of the (type, value) index per hash, on a random page each."""
     ids = dict(found)
     created: dict[int, bool] = {}
     signal_rows: list[tuple[Any, ...]] = []
@@ -376,5 +376,34 @@ def _add_signals(
         ids[key] = signal_id
         created[signal_id] = usable
         signal_rows.append((signal_id, key[0], key[1], quality, usable, variant))
-    rows.add(signal, ("id", "type", "value", "quality", "usable", "variant"), signal_rows)
+    if connection.dialect.name == "postgresql" or not signal_rows:
+        rows.add(signal, _SIGNAL_COLUMNS, signal_rows)
+        return ids, created
+    connection.exec_driver_sql(
+        "INSERT INTO signal (id, type, value, quality, usable, variant) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        signal_rows,
+    )
+    # Rows of the ids just allocated, compared by value: a row skipped as a duplicate left
+    # its id unused (nothing else inserts meanwhile: the write lock is held).
+    stored: dict[int, str] = {
+        signal_id: value
+        for signal_id, value in connection.exec_driver_sql(
+            "SELECT id, value FROM signal WHERE id BETWEEN ? AND ?", (new_ids[0], new_ids[-1])
+        )
+    }
+    existing = [row for row in signal_rows if stored.get(row[0]) != row[2]]
+    for type_ in ("pdq", "md5"):
+        values = [value for _, kind, value, *_ in existing if kind == type_]
+        for signal_id, value in feed.select_in(
+            connection,
+            "SELECT id, value FROM signal WHERE type = ? AND value IN ({marks})",
+            values,
+            before=(type_,),
+        ):
+            created.pop(ids[(type_, value)], None)
+            ids[(type_, value)] = signal_id
     return ids, created
+
+
+_SIGNAL_COLUMNS = ("id", "type", "value", "quality", "usable", "variant")
