@@ -1,6 +1,6 @@
-"""Files the browser cannot fingerprint like Python: the page says so, sends a video by its
-exact hashes only (without the hasher's notes, which the API refuses), and keeps back a photo
-it cannot read (the registry lists photos by their picture fingerprints only)."""
+"""Files the browser cannot fingerprint like Python: the page says so and sends them by their
+exact hashes only (without the hasher's notes, which the API refuses); the registry lists each
+by its file MD5, which a platform's feed then carries."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from playwright.sync_api import BrowserContext, expect
 from tests.browser.conftest import LiveServer
 from tests.browser.ui import (
     HASH_TIMEOUT_MS,
+    Feed,
     answer_age,
     choose_files,
+    ops,
     payload,
     photo,
     send_and_read_case,
@@ -48,35 +50,40 @@ def test_exact_only_files_are_explained_and_sent_as_the_api_takes_them(
     tiff = tmp_path / "scan.tif"
     Image.open(photo(30)).save(tiff)
 
+    feed = Feed(live_server, "exact-only-platform")
     page = context.new_page()
     page.goto(f"{live_server.url}/report?lang=en")
     answer_age(page)
     choose_files(page, [clip, tiff])
     items = page.locator("#file-list li")
     expect(items).to_have_count(2)
-    video_item, photo_item = items.nth(0), items.nth(1)
-    expect(video_item).to_have_class("ready", timeout=HASH_TIMEOUT_MS)
-    expect(photo_item).to_have_class("failed", timeout=HASH_TIMEOUT_MS)
-
-    # The video: ready, with the notice that only its exact hashes go.
-    expect(video_item.locator(".notice")).to_be_visible()
-    expect(video_item.locator(".notice")).to_contain_text("only its exact hashes will be sent")
-    # The photo: not sent, and the page says why and what may work.
-    expect(photo_item).to_contain_text("cannot be reported from this browser")
+    for item in (items.nth(0), items.nth(1)):
+        # Both ready, each with the notice that only its exact hashes go.
+        expect(item).to_have_class("ready", timeout=HASH_TIMEOUT_MS)
+        expect(item.locator(".notice")).to_be_visible()
+        expect(item.locator(".notice")).to_contain_text("only its exact hashes will be sent")
 
     page.locator("#to-review").click()
     review = page.locator("#review-list li")
-    expect(review).to_have_count(1)
-    expect(review.nth(0).locator(".notice")).to_contain_text("Exact hashes match only")
+    expect(review).to_have_count(2)
+    for index in range(2):
+        expect(review.nth(index).locator(".notice")).to_contain_text("Exact hashes match only")
     media = payload(page)["media"]
-    data = clip.read_bytes()
+    clip_data, tiff_data = clip.read_bytes(), tiff.read_bytes()
     assert media == [
         {
-            "kind": "video",
+            "kind": kind,
             "md5": hashlib.md5(data).hexdigest(),
             "sha256": hashlib.sha256(data).hexdigest(),
             "signals": [],
             "vpdq": [],
         }
+        for kind, data in (("video", clip_data), ("image", tiff_data))
     ]
     send_and_read_case(page)
+    # The platform's feed now lists both files by their MD5, and nothing else of them.
+    added = ops(feed.read(), "add")
+    assert added == {
+        ("md5", hashlib.md5(clip_data).hexdigest()),
+        ("md5", hashlib.md5(tiff_data).hexdigest()),
+    }

@@ -119,7 +119,8 @@ def open_case(page: Page, server: LiveServer, case: Case, lang: str = "en") -> N
 
 def usable_values(media: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """The (type, value) pairs of reported media that the registry lists (docs/registry.md:
-    quality >= 50 and not a flat image's all-0 / all-1 hash; a video's file MD5)."""
+    quality >= 50 and not a flat image's all-0 / all-1 hash; the file MD5 of a video, or of a
+    photo sent without PDQ signals)."""
     flat = {"0" * 64, "f" * 64}
     pairs: set[tuple[str, str]] = set()
     for item in media:
@@ -130,7 +131,7 @@ def usable_values(media: list[dict[str, Any]]) -> set[tuple[str, str]]:
             value, quality, _ = line.split(",")
             if int(quality) >= 50 and value not in flat:
                 pairs.add(("pdq", value))
-        if item["kind"] == "video":
+        if item["kind"] == "video" or not item["signals"]:
             pairs.add(("md5", item["md5"]))
     return pairs
 

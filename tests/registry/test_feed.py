@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from takedown.registry.models import FeedEvent, Platform
+from takedown.registry.models import FeedEvent, MediaIn, Platform
 from takedown.registry.service import Registry
 from tests.registry import factories as f
 
@@ -74,6 +74,27 @@ def test_a_video_lists_its_file_md5_and_its_distinct_usable_frames(registry: Reg
         ("pdq", one, 90, "frame"),
         ("pdq", two, 60, "frame"),
     ]
+
+
+def test_a_photo_without_pdq_signals_is_listed_by_its_file_md5_until_withdrawn(
+    registry: Registry,
+) -> None:
+    """An exact-only photo (its device could not decode it): its MD5 is its one signal."""
+    rng = random.Random(36)
+    reader, _ = registry.add_platform("reader", ["adult"])
+    exact_only = MediaIn("image", f.md5(rng), f.sha256(rng), ())
+    empty_file = MediaIn("image", "d41d8cd98f00b204e9800998ecf8427e", f.sha256(rng), ())
+    pictured = f.image(rng, count=1)
+
+    created = registry.create_case("adult", "en", [exact_only, empty_file, pictured])
+
+    page = registry.feed(reader, 0, 100)
+    assert [(e.type, e.value, e.quality, e.variant) for e in page.events] == [
+        ("md5", exact_only.md5, 100, "file"),
+        ("pdq", pictured.signals[0].value, 90, "original"),
+    ], "the empty file's MD5 is stored but not listed, and a pictured photo's MD5 is not listed"
+    registry.withdraw_media(created.case_number, created.pin, created.media_ids[0])
+    assert events(registry, reader, page.next_after) == [("remove", "adult", "md5", exact_only.md5)]
 
 
 def test_each_platform_sees_only_its_lists(registry: Registry) -> None:

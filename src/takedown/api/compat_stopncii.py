@@ -33,7 +33,8 @@ MAX_TIMESTAMP = (date.max - EPOCH).days * DAY_SECONDS
 
 SIGNAL_TYPES = {"pdq": "ImagePDQ", "md5": "VideoMD5"}
 """Our PDQ signals (photos in every variant, and video frames) are PDQ of real image content,
-so they are `ImagePDQ`; `md5` signals are only ever a video file's MD5 (`VideoMD5`)."""
+so they are `ImagePDQ`. An `md5` signal is a file's MD5: a video's, or a photo's that its device
+could hash only exactly; StopNCII has one MD5 type, `VideoMD5`, so both go out as that."""
 
 VERDICTS = {"Blocked": "blocked", "NotBlocked": "not_blocked", "PendingReview": "pending_review"}
 """StopNCII feedback values that are verdicts. The others (`None`, `QualityUnknown`,

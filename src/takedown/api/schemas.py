@@ -101,7 +101,11 @@ class ReportedMedia(_Request):
     md5: Hex32
     sha256: Hex64
     signals: list[ReportedSignal] = Field(
-        default_factory=list, description="Photos: their PDQ signals (at least one)."
+        default_factory=list,
+        description=(
+            "Photos: their PDQ signals. A photo sent with none (its device could not decode"
+            " it) is listed by its MD5, which matches identical copies only."
+        ),
     )
     vpdq: list[VpdqLine] = Field(
         default_factory=list, description="Videos: one frame hash per second."

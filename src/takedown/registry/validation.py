@@ -44,7 +44,8 @@ __all__ = [
 FRAME_VARIANT = "frame"
 """Variant of the PDQ signals taken from a video's vPDQ frames."""
 MD5_VARIANT = "file"
-"""Variant of md5 signals: the hash of the whole file (StopNCII's VideoMD5)."""
+"""Variant of md5 signals: the hash of the whole file (a video's, StopNCII's VideoMD5, or a
+photo's that came with no PDQ signal)."""
 MATCH_VARIANTS = frozenset((*IMAGE_VARIANTS, *QUERY_VARIANTS, FRAME_VARIANT))
 """Variants a hosted-match query may name for a PDQ signal."""
 
@@ -76,7 +77,8 @@ class CleanMedia(NamedTuple):
     md5: str
     sha256: str
     signals: tuple[CleanSignal, ...]
-    """Distinct by value: an image's PDQ signals; a video's md5 signal, then its frames."""
+    """Distinct by value: an image's PDQ signals (or, with none, its md5 signal); a video's md5
+    signal, then its frames."""
     vpdq: tuple[str, ...]
 
 
@@ -158,7 +160,11 @@ def _media(item: object, settings: Settings, field: str) -> CleanMedia:
     if item.kind == "image":
         if isinstance(item.vpdq, str | bytes) or not isinstance(item.vpdq, Sequence) or item.vpdq:
             _fail(f"{field}.vpdq", "only videos carry vPDQ frames; leave it empty for an image")
-        raw = _items(item.signals, f"{field}.signals", 1, settings.max_image_signals, "PDQ signals")
+        raw = _items(item.signals, f"{field}.signals", 0, settings.max_image_signals, "PDQ signals")
+        if not raw:
+            # A photo the device could hash only exactly (e.g. HEIC in a browser that cannot
+            # decode it) is listed by its file MD5, as a video is: it matches identical copies.
+            return CleanMedia("image", md5, sha256, (_file_md5(md5),), ())
         return CleanMedia("image", md5, sha256, _image_signals(raw, f"{field}.signals"), ())
     if item.kind == "video":
         if (
@@ -169,7 +175,7 @@ def _media(item: object, settings: Settings, field: str) -> CleanMedia:
             _fail(f"{field}.signals", "a video's frames go in vpdq; leave signals empty")
         lines = _items(item.vpdq, f"{field}.vpdq", 0, settings.max_video_frames, "vPDQ frames")
         frames = [_frame(line, f"{field}.vpdq[{j}]") for j, line in enumerate(lines)]
-        file_md5 = CleanSignal("md5", md5, 100, MD5_VARIANT, md5 != _EMPTY_FILE_MD5)
+        file_md5 = _file_md5(md5)
         signals = [
             CleanSignal("pdq", f.hex, f.quality, FRAME_VARIANT, _pdq_usable(f.hex, f.quality))
             for f in frames
@@ -177,6 +183,11 @@ def _media(item: object, settings: Settings, field: str) -> CleanMedia:
         vpdq = tuple(f.vpdq for f in frames)
         return CleanMedia("video", md5, sha256, _distinct([file_md5, *signals]), vpdq)
     _fail(f"{field}.kind", f"expected 'image' or 'video', got {_shown(item.kind)}")
+
+
+def _file_md5(md5: str) -> CleanSignal:
+    """The file's MD5 as a signal (unusable for an empty file, which every upload tool makes)."""
+    return CleanSignal("md5", md5, 100, MD5_VARIANT, md5 != _EMPTY_FILE_MD5)
 
 
 def _frame(line: object, field: str) -> VideoFrameHash:

@@ -15,11 +15,12 @@ export function fingerprintCount(item) {
   return (item.signals?.length || 0) + (item.vpdq?.length || 0) + 2;
 }
 
-/** Whether the registry can take this item: a photo needs at least one PDQ signal (its exact
- * hashes alone are not listed); a video is listed by its file MD5 even without frames. */
+/** Whether the registry can take this item: a photo or video with its exact hashes. A photo
+ * without PDQ signals (the browser could not decode it) is listed by its file MD5, as a video
+ * without frames is. */
 export function sendable(item) {
   if (!item || typeof item.md5 !== 'string' || typeof item.sha256 !== 'string') return false;
-  if (item.kind === 'image') return Array.isArray(item.signals) && item.signals.length > 0;
+  if (item.kind === 'image') return Array.isArray(item.signals);
   return item.kind === 'video';
 }
 
@@ -187,8 +188,6 @@ export class FilePicker {
         result: data.item,
         exactOnly: Boolean(data.item.exact_only),
       });
-    } else if (data.type === 'result') {
-      this.finish(item, { state: 'failed', error: { code: 'unreadable', message: '' } });
     } else {
       this.finish(item, {
         state: 'failed',
@@ -252,7 +251,6 @@ export class FilePicker {
       case 'ready':
         return `${t('files.ready')}: ${plural('review.count', fingerprintCount(item.result))}`;
       default: {
-        if (item.error?.code === 'unreadable') return t('files.unreadable');
         const key = `files.error.${item.error?.code}`;
         if (has(key)) return t('files.failedDetail', { detail: t(key) });
         return t('files.failed');
