@@ -34,17 +34,10 @@ def _root() -> None:
 
 
 def _expand(paths: list[Path]) -> Iterator[Path]:
-    """Named files as given; directories walked in sorted order, media extensions only."""
-    from takedown.hashing.fingerprint import MEDIA_EXTENSIONS
+    """Named files as given; directories walked (`fingerprint.media_files`)."""
+    from takedown.hashing.fingerprint import media_files
 
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if child.is_file() and not hidden and child.suffix.lower() in MEDIA_EXTENSIONS:
-                    yield child
-        else:
-            yield path
+    return media_files(paths)
 
 
 @app.command("hash")

@@ -6,7 +6,7 @@ One JSON shape, printed by `takedown hash --json` and accepted by the registry:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -75,6 +75,19 @@ VIDEO_EXTENSIONS = frozenset(
 )
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 """Extensions picked up when a directory is walked (files named explicitly are always tried)."""
+
+
+def media_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named as given; directories walked in sorted order, media extensions only, hidden
+    files and folders skipped. The walk of `takedown hash`, `takedown scan` and the agent."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if child.is_file() and not hidden and child.suffix.lower() in MEDIA_EXTENSIONS:
+                    yield child
+        else:
+            yield path
 
 
 @dataclass(frozen=True, slots=True)

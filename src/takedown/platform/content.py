@@ -10,7 +10,7 @@ is re-hashed, and then re-matched against every live signal at the next backfill
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from takedown.errors import TakedownError
 from takedown.hashing.exact import exact_hashes
-from takedown.hashing.fingerprint import MEDIA_EXTENSIONS, query_fingerprint
+from takedown.hashing.fingerprint import media_files, query_fingerprint
 from takedown.hashing.video import parse_vpdq
 from takedown.platform import store
 from takedown.platform.backfill_batch import FILE_VARIANT, FRAME_VARIANT
@@ -77,19 +77,6 @@ class _Hashed:
     md5: str
     sha256: str
     rows: tuple[_Row, ...]
-
-
-def media_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named as given; directories walked in sorted order, media extensions only,
-    hidden files and folders skipped (the same walk as `takedown scan`)."""
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if child.is_file() and not hidden and child.suffix.lower() in MEDIA_EXTENSIONS:
-                    yield child
-        else:
-            yield path
 
 
 def content_ref(path: Path) -> str:
