@@ -128,10 +128,18 @@ def serve() -> Iterator[str]:
             process.wait(timeout=15)
 
 
-BROWSER_RUN = """async (repeats) => {
+BROWSER_RUN = """async ([repeats, warm]) => {
   const file = document.getElementById('files').files[0];
   const worker = new Worker('/static/js/hash-worker.js', { type: 'module' });
   const runs = [];
+  if (warm) {
+    // What the page does when it shows the file chooser (files.js): start the worker and let
+    // it warm up on a made-up photo while the person picks their files.
+    await new Promise((resolve) => {
+      worker.onmessage = (event) => { if (event.data.type === 'warm') resolve(); };
+      worker.postMessage({ warm: true });
+    });
+  }
   for (let r = 0; r < repeats; r++) {
     let last = performance.now();
     let longest = 0;
@@ -159,14 +167,16 @@ BROWSER_RUN = """async (repeats) => {
 }"""
 
 
-def browser_times(page: Page, url: str, path: Path, repeats: int) -> list[dict[str, Any]]:
+def browser_times(
+    page: Page, url: str, path: Path, repeats: int, *, warm: bool
+) -> list[dict[str, Any]]:
     page.goto(f"{url}/static/js/hasher/md5.js")
     page.evaluate(
         """() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'files';
                    document.body.appendChild(i); }"""
     )
     page.set_input_files("#files", str(path))
-    runs: list[dict[str, Any]] = page.evaluate(BROWSER_RUN, repeats)
+    runs: list[dict[str, Any]] = page.evaluate(BROWSER_RUN, [repeats, warm])
     return runs
 
 
@@ -192,26 +202,36 @@ def report(results: dict[str, dict[str, Any]], repeats: int, load: tuple[float, 
     lines = [
         "Headless Chromium "
         f"({_chromium_version()}) on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}. Median of {repeats} runs (first run in brackets: "
-        "it includes loading and compiling the modules). The machine was shared with other "
+        f"Python {platform.python_version()}. {repeats} runs in one worker, started as the page "
+        "starts it when it shows the file chooser: it first hashes a made-up photo to warm "
+        "up (files.js, hash-worker.js). The first file is what a person's first file costs; "
+        "the others show the steady state (median, and the range). A goal is met only when "
+        "both are within it. 'Unwarmed' is one more run in a new worker without the warm-up "
+        "(module loading and compiling included), for comparison. The machine was shared "
+        "with other "
         "work while this ran, so treat the numbers as indicative and re-run on a quiet "
         "machine: `.venv/bin/python bench/browser_hash.py`. Load average (1 min) at the start "
         f"and end of this run: {load[0]:.1f} and {load[1]:.1f} on {os.cpu_count()} cores.",
         "",
-        "| file | browser (worker) | goal | Python in process | `takedown hash` CLI "
-        "| browser / Python | longest main-thread gap |",
-        "|---|---|---|---|---|---|---|",
+        "| file | browser, first file | browser, next files: median (range) | goal "
+        "| browser, unwarmed | Python in process | `takedown hash` CLI | browser / Python "
+        "| longest main-thread gap |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         browser = [run["ms"] / 1000 for run in r["browser"]]
-        gap = max(run["longestGapMs"] for run in r["browser"])
-        median = statistics.median(browser)
+        cold, warm = browser[0], browser[1:] or browser
+        gap = max(run["longestGapMs"] for run in [*r["browser"], r["unwarmed"]])
+        unwarmed = r["unwarmed"]["ms"] / 1000
+        median = statistics.median(warm)
         py = statistics.median(r["python"])
         cli = statistics.median(r["cli"])
-        ok = "met" if median <= r["goal"] else "**missed**"
+        ok = "met" if max(median, cold) <= r["goal"] else "**missed**"
         lines.append(
-            f"| {name} | {median:.2f} s ({browser[0]:.2f} s) | <= {r['goal']:.0f} s, {ok} "
-            f"| {py:.2f} s | {cli:.2f} s | {median / py:.2f}x | {gap:.0f} ms |"
+            f"| {name} | {cold:.2f} s | {median:.2f} s ({min(warm):.2f}-{max(warm):.2f} s) "
+            f"| <= {r['goal']:.0f} s, {ok} | {unwarmed:.2f} s | {py:.2f} s | {cli:.2f} s "
+            f"| {median / py:.2f}x "
+            f"| {gap:.0f} ms |"
         )
     photo = results["12 MP JPEG (4000x3000, q90)"]["browser"][0]
     video = results["30 s 720p H.264 video (30 fps)"]["browser"][0]
@@ -252,7 +272,7 @@ def update_docs(text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7, help="runs per file (the first cold)")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
@@ -268,9 +288,16 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         page = browser.new_page()
         for name, (path, goal) in files.items():
-            runs = browser_times(page, url, path, args.repeats)
+            runs = browser_times(page, url, path, args.repeats, warm=True)
+            cold = browser_times(page, url, path, 1, warm=False)
             in_process, cli = python_times(path, args.repeats)
-            results[name] = {"browser": runs, "python": in_process, "cli": cli, "goal": goal}
+            results[name] = {
+                "browser": runs,
+                "unwarmed": cold[0],
+                "python": in_process,
+                "cli": cli,
+                "goal": goal,
+            }
         browser.close()
     text = report(results, args.repeats, (load_start, os.getloadavg()[0]))
     OUT.mkdir(exist_ok=True)

@@ -35,22 +35,26 @@ def open_blank(page: Page, server: LiveServer) -> None:
 
 
 def hash_in_worker(
-    page: Page, server: LiveServer, files: list[Path], timeout_s: float = 900
+    page: Page, server: LiveServer, files: list[Path], timeout_s: float = 900, warm: bool = False
 ) -> list[dict[str, Any]]:
-    """Post every file to the hash worker; return per file its messages and outcome:
-    {"name", "progress": [[done, total], ...], "result": item | None, "error": {...} | None}."""
+    """Post every file to the hash worker (after a warm-up request if `warm`, as the page
+    sends one); return per file its messages and outcome: {"name", "progress": [[done,
+    total], ...], "result": item | None, "error": {...} | None, "after_warm": bool}."""
     open_blank(page, server)
     page.set_input_files("#files", [str(f) for f in files])
     page.set_default_timeout(timeout_s * 1000)
     results: list[dict[str, Any]] = page.evaluate(
-        """() => new Promise((resolve) => {
+        """(warm) => new Promise((resolve) => {
           const files = Array.from(document.getElementById('files').files);
           const worker = new Worker('/static/js/hash-worker.js', { type: 'module' });
           const out = files.map((f) => ({ name: f.name, progress: [], result: null, error: null }));
           let left = files.length;
+          let warmed = false;
           worker.onmessage = (event) => {
             const m = event.data;
+            if (m.type === 'warm') { warmed = true; return; }
             const entry = out[m.id];
+            entry.after_warm = warmed;
             if (m.type === 'progress') entry.progress.push([m.done, m.total]);
             else {
               if (m.type === 'result') entry.result = m.item;
@@ -60,11 +64,13 @@ def hash_in_worker(
             }
           };
           worker.onerror = (e) => resolve([{ workerError: String(e.message || e) }]);
+          if (warm) worker.postMessage({ warm: true });
           files.forEach((file, id) => {
             out[id].start = performance.now();
             worker.postMessage({ id, file });
           });
-        })"""
+        })""",
+        warm,
     )
     if results and "workerError" in results[0]:
         raise AssertionError(f"the hash worker failed to start: {results[0]['workerError']}")

@@ -1,6 +1,6 @@
 """Unit checks of the in-browser hasher's pieces, run in Chromium: MD5 against RFC 1321's
 vectors, SHA-256 (Web Crypto and the streaming fallback) against FIPS 180 vectors, and the
-hash worker's message protocol."""
+hash worker's message protocol (with and without the page's warm-up)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from takedown.hashing.fingerprint import fingerprint_file
 from tests.browser.conftest import LiveServer
 from tests.browser.hasher_page import PDQ_REFERENCE, hash_in_worker, run_module
 
@@ -102,3 +103,18 @@ def test_worker_protocol_progress_result_and_errors(
     assert messages[2]["result"] is None
     assert messages[2]["error"]["code"] == "not_media"
     assert "image or video" in messages[2]["error"]["message"]
+
+
+def test_the_warm_up_runs_first_and_changes_no_result(page: Page, live_server: LiveServer) -> None:
+    """The page asks the worker to warm up when it shows the file chooser; files posted
+    meanwhile wait for it, and their fingerprints are those `takedown hash` gives."""
+    photo = PDQ_REFERENCE / "bridge-mods" / "aaa-orig.jpg"
+    [message] = hash_in_worker(page, live_server, [photo], warm=True)
+
+    assert message["after_warm"], "the warm-up answers before the first file's messages"
+    assert message["error"] is None
+    expected = fingerprint_file(photo)
+    assert message["result"]["md5"] == expected.md5
+    assert [(s["value"], s["variant"]) for s in message["result"]["signals"]] == [
+        (s.value, s.variant) for s in expected.signals
+    ]

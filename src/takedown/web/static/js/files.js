@@ -141,6 +141,15 @@ export class FilePicker {
     return this.items.some((item) => item.state === 'waiting' || item.state === 'hashing');
   }
 
+  /** Start the hashing worker before any file is chosen, and let it warm up on a made-up
+   * photo meanwhile (hash-worker.js), so the person's first file is hashed by compiled code.
+   * Called when the file chooser is shown; does nothing if the worker is running. */
+  prepare() {
+    if (this.worker) return;
+    this.startWorker();
+    this.worker.postMessage({ warm: true });
+  }
+
   stopWorker() {
     if (this.worker) {
       this.worker.terminate();
@@ -173,6 +182,7 @@ export class FilePicker {
   }
 
   received(data) {
+    if (data.type === 'warm') return; // the warm-up of prepare() is done
     const item = this.current;
     if (!item || !data || data.id !== item.id) return;
     if (data.type === 'progress') {

@@ -47,6 +47,7 @@ ageForm.addEventListener('submit', (event) => {
   }
   ageGroup = chosen;
   show('step-files', 'files-title');
+  picker.prepare();
 });
 
 // ---------------------------------------------------------------- step 2: files

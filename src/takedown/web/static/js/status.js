@@ -53,6 +53,7 @@ $('status-form').addEventListener('submit', async (event) => {
     $('login').hidden = true;
     $('case').hidden = false;
     $('case-title').focus();
+    if (status.status === 'active') picker.prepare();
   } catch (error) {
     say(errorText(error));
   }
