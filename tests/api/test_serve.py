@@ -7,8 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 
 from takedown.registry.pow import solve
 from tests.api.conftest import image
+from tests.serving import clean_env, free_port, start_serve, stop, takedown_command
 
 CLIENT_IP = "127.0.0.1"
 USER_AGENT = "UA-MARKER-1234"
@@ -38,64 +37,24 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((CLIENT_IP, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _takedown(*args: str) -> list[str]:
-    return [sys.executable, "-m", "takedown.cli", *args]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """The server started the way an operator would on a fresh machine: no TAKEDOWN_*
     variables at all, so the data goes to ./data under its working directory. It listens
     on `localhost` so that its own start-up line does not contain the client's address."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-    env["TAKEDOWN_POW_DIFFICULTY_BITS"] = "10"  # real proof of work, quickly solved
-    port = _free_port()
-    stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            _takedown("serve", "--host", "localhost", "--port", str(port)),
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
-    url = f"http://{CLIENT_IP}:{port}"
+    env = clean_env(TAKEDOWN_POW_DIFFICULTY_BITS="10")  # real proof of work, quickly solved
+    served = start_serve(tmp_path, env, host="localhost", url_host=CLIENT_IP)
     try:
-        _wait_until_up(url, process, stderr)
-        yield Server(url, port, tmp_path, env, stdout, stderr, process)
+        yield Server(
+            served.url, served.port, tmp_path, env, served.stdout, served.stderr, served.process
+        )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], stderr: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"takedown serve exited early:\n{stderr.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"takedown serve did not answer within 30 s:\n{stderr.read_text()}")
+        stop(served.process)
 
 
 def _add_platform(server: Server) -> str:
     result = subprocess.run(
-        _takedown("admin", "platform", "add", "example"),
+        takedown_command("admin", "platform", "add", "example"),
         cwd=server.cwd,
         env=server.env,
         capture_output=True,
@@ -194,7 +153,7 @@ def _chunked_post(port: int, size: int) -> bytes:
 
 def test_serve_refuses_unusable_settings_with_a_message(tmp_path: Path) -> None:
     result = subprocess.run(
-        _takedown("serve", "--port", str(_free_port())),
+        takedown_command("serve", "--port", str(free_port())),
         cwd=tmp_path,
         env={**os.environ, "TAKEDOWN_FEED_PAGE_MAX": "lots"},
         capture_output=True,

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.serving import clean_env, start_serve, stop, takedown_command
 
 CHROMIUM = os.environ.get("TAKEDOWN_CHROMIUM", "/usr/bin/chromium")
 
@@ -35,7 +33,7 @@ class LiveServer:
     def takedown(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run a `takedown` command (e.g. `admin platform add`) against this server's data."""
         return subprocess.run(
-            [sys.executable, "-m", "takedown.cli", *args],
+            takedown_command(*args),
             cwd=self.cwd,
             env=self.env,
             capture_output=True,
@@ -45,52 +43,17 @@ class LiveServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """`takedown serve` on a fresh directory, as an operator starts it (SQLite in ./data).
     Proof of work is real but set to 8 bits so the tests do not wait on it."""
     cwd = tmp_path_factory.mktemp("serve")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-    env["TAKEDOWN_POW_DIFFICULTY_BITS"] = "8"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    stderr = cwd / "stderr.log"
-    with stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "takedown.cli", "serve", "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+    env = clean_env(TAKEDOWN_POW_DIFFICULTY_BITS="8")
+    served = start_serve(cwd, env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"takedown serve exited: {stderr.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/v1/transparency", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"takedown serve did not start: {stderr.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield LiveServer(url, cwd, env)
+        yield LiveServer(served.url, cwd, env)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(served.process)
 
 
 @pytest.fixture(scope="session")

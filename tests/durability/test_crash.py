@@ -7,14 +7,11 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +26,8 @@ from takedown.hashing.fingerprint import IMAGE_VARIANTS
 from takedown.store.engine import create_engine
 from takedown.store.schema import case, media, media_signal
 from tests.registry.backends import BACKENDS, POSTGRES_URL
+from tests.serving import clean_env, group_alive, start_serve, stop, takedown_command
 
-HOST = "127.0.0.1"
 CLIENTS = 8
 LOAD_SECONDS = 1.5
 SIGNALS_PER_MEDIA = 8
@@ -78,28 +75,13 @@ class Server:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self) -> tuple[str, subprocess.Popen[bytes]]:
-        port = _free_port()
-        run = len(self.processes)
-        with (
-            (self.tmp_path / f"server{run}.out").open("wb") as out,
-            (self.tmp_path / f"server{run}.err").open("wb") as err,
-        ):
-            process = subprocess.Popen(
-                _takedown("serve", "--host", HOST, "--port", str(port)),
-                cwd=self.tmp_path,
-                env=self.env,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own process group: the server and its workers
-            )
-        self.processes.append(process)
-        url = f"http://{HOST}:{port}"
-        self._wait_until_up(url, process, run)
-        return url, process
+        served = start_serve(self.tmp_path, self.env, name=f"server{len(self.processes)}")
+        self.processes.append(served.process)
+        return served.url, served.process
 
     def admin(self, *args: str) -> str:
         result = subprocess.run(
-            _takedown("admin", *args),
+            takedown_command("admin", *args),
             cwd=self.tmp_path,
             env=self.env,
             capture_output=True,
@@ -113,54 +95,13 @@ class Server:
         os.killpg(process.pid, signal.SIGKILL)
         assert process.wait(timeout=10) == -signal.SIGKILL
         deadline = time.monotonic() + 10
-        while _group_alive(process.pid):
+        while group_alive(process.pid):
             assert time.monotonic() < deadline, "server processes survived SIGKILL"
             time.sleep(0.01)
 
     def stop_all(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            if _group_alive(process.pid):
-                os.killpg(process.pid, signal.SIGKILL)
-
-    def _wait_until_up(self, url: str, process: subprocess.Popen[bytes], run: int) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"takedown serve exited early:\n{self._stderr(run)}")
-            with suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.05)
-        pytest.fail(f"takedown serve did not answer within 30 s:\n{self._stderr(run)}")
-
-    def _stderr(self, run: int) -> str:
-        return (self.tmp_path / f"server{run}.err").read_text(errors="replace")
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _takedown(*args: str) -> list[str]:
-    return [sys.executable, "-m", "takedown.cli", *args]
+            stop(process)
 
 
 def _libpq(url: str) -> str:
@@ -193,10 +134,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def server(database: str, tmp_path: Path) -> Iterator[Server]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-    env.update(SERVER_ENV)
-    env["TAKEDOWN_DATA_DIR"] = str(tmp_path / "data")
-    env["TAKEDOWN_DATABASE_URL"] = database
+    env = clean_env(
+        **SERVER_ENV, TAKEDOWN_DATA_DIR=str(tmp_path / "data"), TAKEDOWN_DATABASE_URL=database
+    )
     servers = Server(tmp_path, env)
     try:
         yield servers

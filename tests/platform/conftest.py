@@ -9,15 +9,9 @@ the feed; `registry_factory` starts more of them, or with other settings.
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +23,10 @@ from sqlalchemy.engine import make_url
 
 from takedown.registry.pow import solve
 from tests.registry.backends import BACKENDS, POSTGRES_URL
+from tests.serving import clean_env, start_serve, stop
+from tests.serving import free_port as free_port
+from tests.serving import takedown_command as takedown_command
 
-HOST = "127.0.0.1"
 POW_BITS = 4
 """A real proof of work, solved in microseconds."""
 
@@ -49,18 +45,6 @@ REGISTRY_ENV = {
 }
 
 _VARIANTS = ("original", "rot90", "rot180", "rot270", "flip_h", "flip_v", "transpose")
-
-
-def takedown_command(*args: str) -> list[str]:
-    """The `takedown` CLI of this checkout, run with the test's own interpreter."""
-    return [sys.executable, "-m", "takedown.cli", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def random_image(signals: int = 3, quality: int = 90) -> dict[str, Any]:
@@ -189,18 +173,6 @@ class RegistryServer:
         return self.stderr_path.read_text(errors="replace")
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], stderr: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"takedown serve exited early:\n{stderr.read_text()}")
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    pytest.fail(f"takedown serve did not answer within 60 s:\n{stderr.read_text()}")
-
-
 class RegistryFactory:
     """Starts `takedown serve` processes, each on its own data directory; all are stopped at
     the end of the test."""
@@ -214,35 +186,15 @@ class RegistryFactory:
         `TAKEDOWN_FEED_PAGE_MAX="50"`)."""
         root = self._root / f"registry{len(self._processes)}"
         root.mkdir(parents=True)
-        full = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-        full.update(REGISTRY_ENV)
-        full["TAKEDOWN_DATA_DIR"] = str(root / "data")
+        full = clean_env(**REGISTRY_ENV, TAKEDOWN_DATA_DIR=str(root / "data"))
         full.update(env)
-        port = free_port()
-        stdout, stderr = root / "serve.out", root / "serve.err"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            process = subprocess.Popen(
-                takedown_command("serve", "--host", HOST, "--port", str(port)),
-                cwd=root,
-                env=full,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-            )
-        self._processes.append(process)
-        url = f"http://{HOST}:{port}"
-        _wait_until_up(url, process, stderr)
-        return RegistryServer(url, root / "data", full, process, stderr)
+        served = start_serve(root, full)
+        self._processes.append(served.process)
+        return RegistryServer(served.url, root / "data", full, served.process, served.stderr)
 
     def stop_all(self) -> None:
         for process in self._processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop(process)
 
 
 @pytest.fixture
