@@ -5,14 +5,17 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 
 from takedown.registry import secrets
 from takedown.registry.models import CreatedCase
 from takedown.registry.service import Registry
+from takedown.store import transactions
 from tests.registry import factories as f
 
 THREADS = 8
@@ -138,3 +141,36 @@ def test_a_case_drawing_a_taken_media_id_is_stored_under_a_fresh_one(
     assert len(set(second.media_ids)) == 2
     status = registry.case_status(second.case_number, second.pin)
     assert [m.media_id for m in status.media] == list(second.media_ids)
+
+
+def test_cases_queued_while_the_writer_waits_for_the_lock_join_its_transaction(
+    registry: Registry,
+) -> None:
+    reader, _ = registry.add_platform("reader", ["adult"])
+    group = registry._new_cases
+    commits: list[object] = []
+    sa.event.listen(registry.engine, "commit", commits.append)
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert condition()
+
+    rng = random.Random(3200)
+    media = [[f.image(rng, count=2)] for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        # Another transaction holds the write lock: the first case's writer takes its batch
+        # and waits for the lock; the cases reported meanwhile queue behind it.
+        with transactions.write(registry.engine):
+            first = pool.submit(registry.create_case, "adult", "en", media[0])
+            wait_for(lambda: group._leading and not group._queue)
+            later = [pool.submit(registry.create_case, "adult", "en", m) for m in media[1:]]
+            wait_for(lambda: len(group._queue) == 2)
+            before = len(commits)
+        made = [first.result(timeout=30), *(f.result(timeout=30) for f in later)]
+    # Two commits: the lock holder's, then one transaction with all three cases.
+    assert len(commits) - before == 2
+    for created in made:
+        assert registry.case_status(created.case_number, created.pin).status == "active"
+    assert [e.seq for e in registry.feed(reader, 0, 100).events] == list(range(1, 7))

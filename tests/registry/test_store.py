@@ -7,6 +7,8 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ from alembic.runtime.migration import MigrationContext
 from takedown.errors import ConfigError
 from takedown.registry.service import Registry
 from takedown.store import migrate, transactions
+from takedown.store.bulk import BulkInsert, sql_date
 from takedown.store.engine import create_engine
-from takedown.store.schema import metadata
+from takedown.store.schema import audit, feed_event, listing, media_signal, metadata
 from tests.registry import factories as f
 from tests.registry.backends import fast_settings
 
@@ -244,3 +247,93 @@ def test_a_registry_on_sqlite_checkpoints_its_log_in_the_background(tmp_path: Pa
     finally:
         registry.close()
     assert not checkpointer._thread.is_alive()
+
+
+def test_one_checkpointer_per_sqlite_file_whatever_the_number_of_registries(
+    tmp_path: Path,
+) -> None:
+    # Two registries on one file (as two server processes have): only one thread checkpoints;
+    # when its registry closes, the other one's takes over.
+    url = f"sqlite:///{tmp_path / 'takedown.db'}"
+    migrate.upgrade(url)
+    first = Registry.from_settings(fast_settings(url, tmp_path))
+    second = Registry.from_settings(fast_settings(url, tmp_path))
+    try:
+        one, two = first._checkpointer, second._checkpointer
+        assert one is not None
+        assert two is not None
+
+        def wait_for(condition: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 10
+            while not condition() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert condition()
+
+        wait_for(lambda: one.checkpoints + two.checkpoints > 0)
+        assert one.active != two.active
+        active, idle = (one, two) if one.active else (two, one)
+        time.sleep(0.5)
+        assert idle.checkpoints == 0
+        assert not idle.active
+        (first if active is one else second).close()
+        wait_for(lambda: idle.checkpoints > 0)
+        assert idle.active
+    finally:
+        first.close()
+        second.close()
+
+
+def test_bulk_rows_by_id_land_as_the_same_rows_as_plain_rows(db_url: str) -> None:
+    # `add_ids` and `add_grouped` (SQLite: JSON arrays expanded by `json_each`; PostgreSQL:
+    # COPY) write exactly the rows `add` would, numbering included.
+    engine = create_engine(db_url)
+    try:
+        with transactions.write(engine) as connection:
+            day = sql_date(connection, date(2026, 11, 21))
+            rows = BulkInsert()
+            rows.add_ids(listing, "signal_id", [5, 3, 9], {"list": "minor"})
+            rows.add_ids(listing, "signal_id", [], {"list": "adult"})
+            rows.add_ids(
+                feed_event,
+                "signal_id",
+                [5, 3, 9],
+                {"op": "add", "list": "minor", "created_day": day},
+                numbered=("seq", 41),
+            )
+            rows.add_ids(
+                feed_event,
+                "signal_id",
+                [7],
+                {"op": "remove", "list": "adult", "created_day": day},
+                numbered=("seq", 44),
+            )
+            rows.add_grouped(
+                media_signal, "media_id", "signal_id", [(2, [9, 5]), (1, [3]), (4, [])]
+            )
+            rows.add(media_signal, ("media_id", "signal_id"), [(8, 8)])
+            # Constants are written as they are, whatever characters they hold.
+            odd = {"day": day, "actor": "tab\there", "action": "back\\slash\\N", "object": "a\nb\r"}
+            rows.add_ids(audit, "id", [1, 2], odd)
+            rows.flush(connection)
+        with transactions.read(engine) as connection:
+            listed = connection.execute(sa.select(listing).order_by(listing.c.signal_id)).all()
+            events = connection.execute(sa.select(feed_event).order_by(feed_event.c.seq)).all()
+            links = connection.execute(
+                sa.select(media_signal).order_by(media_signal.c.media_id, media_signal.c.signal_id)
+            ).all()
+            audited = connection.execute(sa.select(audit).order_by(audit.c.id)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in listed] == [(3, "minor"), (5, "minor"), (9, "minor")]
+    today = date(2026, 11, 21)
+    assert [tuple(row) for row in events] == [
+        (41, "add", "minor", 5, today),
+        (42, "add", "minor", 3, today),
+        (43, "add", "minor", 9, today),
+        (44, "remove", "adult", 7, today),
+    ]
+    assert [tuple(row) for row in links] == [(1, 3), (2, 5), (2, 9), (8, 8)]
+    assert [tuple(row) for row in audited] == [
+        (1, today, "tab\there", "back\\slash\\N", "a\nb\r"),
+        (2, today, "tab\there", "back\\slash\\N", "a\nb\r"),
+    ]

@@ -6,14 +6,15 @@ only SQL runs, in as few statements as possible: one bulk statement per table fo
 of cases (COPY on PostgreSQL, executemany on SQLite), with ids allocated by the writer.
 
 `GroupCommit` writes the cases that are waiting at the same moment in one serialised write
-transaction: the first waiting request leads and writes the whole queue, syncs the feed once
-for all of them, commits, and only then wakes each request with its result. A request is
-answered only after the commit that contains its case, exactly as with one transaction per
-case; feed seqs stay gap-free because the batch is one ordinary write transaction
-(`store.transactions.write`). If the batch fails, each case is written again in a transaction
-of its own, so that one bad case cannot refuse the others; a case refused because its random
-case number or a media id is taken (unique constraints; about one chance in 10^8 per case with
-a million cases stored) is retried with fresh ones.
+transaction: the first waiting request leads and writes the whole queue (with the cases that
+joined it while the leader waited for the write lock), syncs the feed once for all of them,
+commits, and only then wakes each request with its result. A request is answered only after
+the commit that contains its case, exactly as with one transaction per case; feed seqs stay
+gap-free because the batch is one ordinary write transaction (`store.transactions.write`). If
+the batch fails, each case is written again in a transaction of its own, so that one bad case
+cannot refuse the others; a case refused because its random case number or a media id is
+taken (unique constraints; about one chance in 10^8 per case with a million cases stored) is
+retried with fresh ones.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class GroupCommit:
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
             try:
-                self._write_batch(batch)
+                self._write_batch(batch, top_up=True)
             finally:
                 for waiting in batch:
                     waiting.finished = True
@@ -113,9 +114,19 @@ class GroupCommit:
         if me.error is not None:
             raise me.error
 
-    def _write_batch(self, batch: Sequence[_Waiting]) -> None:
+    def _write_batch(self, batch: list[_Waiting], *, top_up: bool = False) -> None:
+        """Write `batch` in one transaction; with `top_up`, the cases queued while the write
+        lock was awaited (another process, or a transaction of another use case, held it)
+        join the batch once the lock is ours, up to MAX_BATCH: they would only have waited
+        for the next transaction, and a transaction costs about as much again as the rows of
+        two or three cases (statements, round trips, the commit's sync)."""
         try:
             with transactions.write(self._engine) as connection:
+                if top_up:
+                    with self._lock:
+                        room = MAX_BATCH - len(batch)
+                        batch.extend(self._queue[:room])
+                        del self._queue[:room]
                 write_cases(connection, [w.new for w in batch], self._today())
         except Exception as exc:
             if len(batch) > 1:
@@ -162,7 +173,7 @@ def write_cases(connection: sa.Connection, cases: Sequence[NewCase], day: date) 
     media_ids = iter(media_id_list)
     case_rows = []
     media_rows = []
-    links: list[tuple[int, int]] = []
+    links: list[tuple[int, list[int]]] = []
     fresh_live: set[tuple[str, int]] = set()
     for new, case_id in zip(cases, case_ids, strict=True):
         when = sql_date(connection, new.day)
@@ -182,18 +193,19 @@ def write_cases(connection: sa.Connection, cases: Sequence[NewCase], day: date) 
         for item, public_id in zip(new.items, new.media_ids, strict=True):
             media_id = next(media_ids)
             media_rows.append(_media_row(media_id, public_id, case_id, item, when))
-            for s in item.signals:
-                signal_id = ids[(s.type, s.value)]
-                links.append((media_id, signal_id))
-                # A signal inserted above is live exactly where a written case holds it (if
-                # usable): it has no listing row and no quarantine yet, so its rule needs no
-                # query.
-                if created.get(signal_id, False):
-                    fresh_live.add((new.age_group, signal_id))
+            held = [ids[(s.type, s.value)] for s in item.signals]
+            links.append((media_id, held))
+            # A signal inserted above is live exactly where a written case holds it (if
+            # usable): it has no listing row and no quarantine yet, so its rule needs no
+            # query.
+            fresh_live.update(
+                (new.age_group, signal_id) for signal_id in held if created.get(signal_id, False)
+            )
     rows.add(case, _CASE_COLUMNS, case_rows)
     _add_media_rows(rows, media_rows)
-    rows.add(media_signal, ("media_id", "signal_id"), links)
-    feed.sync(connection, (sid for _, sid in links), day, created.keys(), fresh_live, rows)
+    rows.add_grouped(media_signal, "media_id", "signal_id", links)
+    linked = (sid for _, held in links for sid in held)
+    feed.sync(connection, linked, day, created.keys(), fresh_live, rows)
     rows.flush(connection)
 
 
@@ -307,15 +319,16 @@ def add_media(
     )
     ids, created = _add_signals(connection, rows, found, new_signals, signal_ids)
     media_rows = []
-    links: list[tuple[int, int]] = []
+    links: list[tuple[int, list[int]]] = []
     when = sql_date(connection, day)
     for media_id, public_id, item in zip(media_ids, public_ids, items, strict=True):
         media_rows.append(_media_row(media_id, public_id, case_id, item, when))
-        links.extend((media_id, ids[(s.type, s.value)]) for s in item.signals)
+        links.append((media_id, [ids[(s.type, s.value)] for s in item.signals]))
     _add_media_rows(rows, media_rows)
-    rows.add(media_signal, ("media_id", "signal_id"), links)
-    fresh_live = {(age_group, sid) for _, sid in links if created.get(sid, False)}
-    feed.sync(connection, (sid for _, sid in links), day, created.keys(), fresh_live, rows)
+    rows.add_grouped(media_signal, "media_id", "signal_id", links)
+    signal_ids = [sid for _, held in links for sid in held]
+    fresh_live = {(age_group, sid) for sid in signal_ids if created.get(sid, False)}
+    feed.sync(connection, signal_ids, day, created.keys(), fresh_live, rows)
     rows.flush(connection)
 
 
@@ -343,12 +356,14 @@ def _lookup_signals(
             # server parse and plan it once, not once per distinct IN (...) length. One
             # lookup per value in the unique index, as the LATERAL ... LIMIT 1 spells out:
             # with `value = ANY(...)` the planner, before the table's first ANALYZE, guesses
-            # that most rows match and reads them all.
+            # that most rows match and reads them all. The values (hex digits only) travel
+            # as one comma-separated text, which psycopg sends as is: adapting a list of
+            # strings into an array costs the writer more than the look-up costs the server.
             for signal_id, value in connection.exec_driver_sql(
-                "SELECT s.id, s.value FROM unnest(%(values)s::text[]) AS v(value) "
+                "SELECT s.id, s.value FROM unnest(string_to_array(%(values)s, ',')) AS v(value) "
                 "CROSS JOIN LATERAL (SELECT id, value FROM signal "
                 "WHERE type = %(type)s AND value = v.value LIMIT 1) AS s",
-                {"type": type_, "values": values},
+                {"type": type_, "values": ",".join(values)},
             ):
                 found[(type_, value)] = signal_id
     return found, {key: details for key, details in wanted.items() if key not in found}

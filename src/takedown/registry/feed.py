@@ -109,8 +109,9 @@ def sync(
             removes[name].add(sid)
     # Events of one change come removals first, then adds; each list by list (minor,
     # adult), in signal order.
-    changes = [("remove", name, sid) for name in LISTS for sid in sorted(removes[name])]
-    changes += [("add", name, sid) for name in LISTS for sid in sorted(adds[name])]
+    runs = [("remove", name, sorted(removes[name])) for name in LISTS]
+    runs += [("add", name, sorted(adds[name])) for name in LISTS]
+    changes = sum(len(ids) for _, _, ids in runs)
     if not changes:
         return 0
     for name, gone in removes.items():
@@ -119,13 +120,13 @@ def sync(
                 listing.delete().where(listing.c.list == name, listing.c.signal_id.in_(part))
             )
     rows = bulk if bulk is not None else BulkInsert()
-    rows.add(
-        listing, ("signal_id", "list"), [(sid, name) for op, name, sid in changes if op == "add"]
-    )
-    _append(connection, changes, day, rows)
+    for op, name, ids in runs:
+        if op == "add":
+            rows.add_ids(listing, "signal_id", ids, {"list": name})
+    _append(connection, runs, day, rows)
     if bulk is None:
         rows.flush(connection)
-    return len(changes)
+    return changes
 
 
 def _should_be_live(connection: sa.Connection, ids: Sequence[int]) -> Iterator[tuple[str, int]]:
@@ -151,15 +152,21 @@ def _should_be_live(connection: sa.Connection, ids: Sequence[int]) -> Iterator[t
 
 
 def _append(
-    connection: sa.Connection, changes: list[tuple[str, str, int]], day: date, rows: BulkInsert
+    connection: sa.Connection, runs: list[tuple[str, str, list[int]]], day: date, rows: BulkInsert
 ) -> None:
-    """Events for (op, list, signal id) changes, in the given order, numbered on from the
-    last seq; and the day's first seq if these are the day's first events (days never
-    decrease along seq: writers append in turn, each with its clock's day)."""
+    """Events for runs of changes (op, list, signal ids), in the given order, numbered on
+    from the last seq; and the day's first seq if these are the day's first events (days
+    never decrease along seq: writers append in turn, each with its clock's day)."""
     first = int(connection.execute(_LAST_SEQ).scalar_one()) + 1
     when = sql_date(connection, day)
-    events = [
-        (seq, op, name, sid, when) for seq, (op, name, sid) in enumerate(changes, start=first)
-    ]
-    rows.add(feed_event, ("seq", "op", "list", "signal_id", "created_day"), events)
+    seq = first
+    for op, name, ids in runs:
+        rows.add_ids(
+            feed_event,
+            "signal_id",
+            ids,
+            {"op": op, "list": name, "created_day": when},
+            numbered=("seq", seq),
+        )
+        seq += len(ids)
     rows.add_if_absent(feed_day, ("day", "first_seq"), (when, first), key="day")
