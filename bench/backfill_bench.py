@@ -55,6 +55,9 @@ from takedown.platform.tables import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.machine import cpu_model, load_average  # noqa: E402
+
 OUT = ROOT / "bench" / "out" / "backfill_bench.md"
 DOCS = ROOT / "docs" / "benchmarks.md"
 MARKER = "backfill"
@@ -210,16 +213,9 @@ def timed_backfill(engine: sa.Engine, runner: Engine, workers: int, repeat: int)
 
 
 def machine() -> list[str]:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     import ray
+
+    cpu, load = cpu_model(), load_average()
 
     return [
         f"- CPU: {cpu} ({os.cpu_count()} logical CPUs), {platform.machine()}, "

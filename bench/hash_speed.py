@@ -50,6 +50,7 @@ from PIL import features as pil_features
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_model, load_average
 from bench.vpdq_compare import (
     DEFAULT_REFERENCE,
     import_vpdq,
@@ -477,19 +478,9 @@ def video_section(repeats: int) -> tuple[str, str]:
 # ----------------------------------------------------------------------------- report
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_section() -> str:
     vpdq, _ = import_vpdq()
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = load_average()
     libs = [
         f"Python {platform.python_version()}",
         f"numpy {np.__version__}",

@@ -52,6 +52,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.machine import cpu_model  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PHOTOS = ROOT.parent / "shared" / "data" / "photos-dev"
@@ -398,7 +401,7 @@ def report(cases: list[Result], scan: Result | None, args: argparse.Namespace, t
     import numba
     import numpy as np
 
-    cpu = _cpu_name()
+    cpu = cpu_model()
     lines = [
         f"Command: `bench/index_bench.py {args.command}` (took {took:.0f} s).",
         "",
@@ -554,16 +557,6 @@ def report(cases: list[Result], scan: Result | None, args: argparse.Namespace, t
             f"the CLI (listed: {scan['listed_photos']}).",
         ]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _memory_gb() -> float:

@@ -76,6 +76,7 @@ from bench.http_load import (  # noqa: E402
     run_load,
     solve_all,
 )
+from bench.machine import cpu_model, load_average  # noqa: E402
 from takedown.api.reporter import PIN_WORKERS  # noqa: E402
 from takedown.hashing.fingerprint import IMAGE_VARIANTS  # noqa: E402
 from takedown.registry import secrets as registry_secrets  # noqa: E402
@@ -1099,14 +1100,6 @@ def _verdict(met: bool) -> str:
     return "**met**" if met else "**missed**"
 
 
-def _cpu_model() -> str:
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def _fsync_ms() -> float:
     """Median time of a 4 KiB write + fsync in the temporary directory (the SQLite disk)."""
     times = []
@@ -1133,7 +1126,7 @@ def _postgres_facts() -> str:
 
 
 def machine_section(kinds: Sequence[str]) -> str:
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = load_average()
     libs = [
         f"Python {platform.python_version()}",
         f"SQLite {sqlite3.sqlite_version}",
@@ -1144,7 +1137,7 @@ def machine_section(kinds: Sequence[str]) -> str:
         f"httpx {version('httpx')}",
     ]
     lines = [
-        f"- CPU: {_cpu_model()} ({os.cpu_count()} logical CPUs), {platform.machine()}, "
+        f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs), {platform.machine()}, "
         f"Linux {platform.release()}; server, database and clients share it.",
         f"- {', '.join(libs)}.",
         f"- Disk: a 4 KiB write + fsync takes {_fsync_ms():.1f} ms (median of 50).",
