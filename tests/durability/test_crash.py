@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from takedown.hashing.fingerprint import IMAGE_VARIANTS
 from takedown.store.engine import create_engine
 from takedown.store.schema import case, media, media_signal
-from tests.registry.backends import BACKENDS, POSTGRES_URL
+from tests.registry.backends import BACKENDS, empty_database
 from tests.serving import clean_env, group_alive, start_serve, stop, takedown_command
 
 CLIENTS = 8
@@ -104,32 +102,13 @@ class Server:
             stop(process)
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database the server migrates itself: an SQLite file, or a new PostgreSQL schema
     (reached through `search_path`, with the server's ordinary durable commits)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'data' / 'takedown.db').as_posix()}"
-        return
-    schema = f"durability_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}", pytrace=False)
-    try:
-        yield (
-            make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    path = tmp_path / "data" / "takedown.db"
+    with empty_database(request.param, path, prefix="durability") as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from takedown.registry.pow import solve
-from tests.registry.backends import BACKENDS, POSTGRES_URL
+from tests.registry.backends import BACKENDS, empty_database
 from tests.serving import clean_env, start_serve, stop
 from tests.serving import free_port as free_port
 from tests.serving import takedown_command as takedown_command
@@ -214,32 +213,12 @@ def registry_server(registry_factory: RegistryFactory) -> RegistryServer:
     return registry_factory.start()
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(params=BACKENDS)
 def agent_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database URL for the agent's local store: an SQLite file under `tmp_path`,
     then a fresh PostgreSQL schema (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'agent' / 'agent.db').as_posix()}"
-        return
-    schema = f"agent_{secrets.token_hex(6)}"
-    try:
-        with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}", pytrace=False)
-    try:
-        yield (
-            make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with empty_database(request.param, tmp_path / "agent" / "agent.db", prefix="agent") as url:
+        yield url
 
 
 def store_cli_args(store: str) -> list[str]:

@@ -36,12 +36,23 @@ def _libpq(url: str) -> str:
 @contextmanager
 def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database for one test; yields its SQLAlchemy URL."""
-    if backend == "sqlite":
-        url = f"sqlite:///{(tmp_path / 'data' / 'takedown.db').as_posix()}"
+    with empty_database(backend, tmp_path / "data" / "takedown.db", durable=False) as url:
         migrate.upgrade(url)
         yield url
+
+
+@contextmanager
+def empty_database(
+    backend: str, sqlite_file: Path, *, prefix: str = "test", durable: bool = True
+) -> Iterator[str]:
+    """An empty, unmigrated database; yields its SQLAlchemy URL: the SQLite file `sqlite_file`
+    (not created here), or a new PostgreSQL schema named `PREFIX_<random>`, reached through
+    `search_path` and dropped afterwards. `durable=False` turns PostgreSQL's synchronous
+    commit off (cheap commits for tests that need no crash safety)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file.as_posix()}"
         return
-    schema = f"test_{secrets.token_hex(6)}"
+    schema = f"{prefix}_{secrets.token_hex(6)}"
     unreachable = None
     try:
         with psycopg.connect(_libpq(POSTGRES_URL), autocommit=True, connect_timeout=5) as admin:
@@ -55,15 +66,12 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
             pytrace=False,
         )
     try:
-        # synchronous_commit=off: tests need no crash safety, and each commit is then cheap.
-        options = f"-csearch_path={schema} -csynchronous_commit=off"
-        url = (
+        options = f"-csearch_path={schema}" + ("" if durable else " -csynchronous_commit=off")
+        yield (
             make_url(POSTGRES_URL)
             .update_query_dict({"options": options})
             .render_as_string(hide_password=False)
         )
-        migrate.upgrade(url)
-        yield url
     finally:
         _DROPS.submit(_drop_schema, schema)
 
