@@ -25,7 +25,7 @@ T = TypeVar("T")
 PIN_WORKERS = 16
 """Threads that may run a use case that hashes or checks a PIN at once. Most of them wait for
 the registry's writer, which writes the cases waiting together in one transaction; the argon2id
-hashing itself (about 2 ms and 2 MiB at the default cost) runs at most one per CPU
+hashing itself (1-2 ms and 2 MiB at the default cost) runs at most one per CPU
 (`registry.secrets.PinHasher`). Made-up case numbers cost a check too (unknown cases take as
 long as wrong PINs), so without this bound anonymous requests could hold every worker thread.
 Waiting requests wait in the event loop, not in threads."""
