@@ -38,7 +38,8 @@ class Settings:
     argon2_memory_kib: int = 2048
     argon2_parallelism: int = 1
     """argon2id for PINs: 1-2 ms per hash on one core (libsodium), so that 200 new cases per
-    second cost 0.2-0.4 core; the 10-digit PIN, not the hash, carries the offline cost (docs/registry.md)."""
+    second cost 0.2-0.4 core; the 10-digit PIN, not the hash, carries the offline cost
+    (docs/registry.md)."""
     pin_max_failures: int = 5
     """Wrong PINs in a row before a case is locked."""
     pin_lock_seconds: int = 60
