@@ -15,11 +15,15 @@ import sqlalchemy as sa
 from takedown.registry import secrets
 from takedown.registry.models import CreatedCase
 from takedown.registry.service import Registry
+from takedown.registry.settings import Settings
 from takedown.store import transactions
+from takedown.store.engine import create_engine
 from tests.registry import factories as f
+from tests.registry.backends import FakeClock
 
 THREADS = 8
 CASES_PER_THREAD = 4
+ROUNDS = 6
 
 
 def test_concurrent_cases_all_land_and_the_feed_stays_gap_free(registry: Registry) -> None:
@@ -143,34 +147,111 @@ def test_a_case_drawing_a_taken_media_id_is_stored_under_a_fresh_one(
     assert [m.media_id for m in status.media] == list(second.media_ids)
 
 
-def test_cases_queued_while_the_writer_waits_for_the_lock_join_its_transaction(
-    registry: Registry,
-) -> None:
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert condition()
+
+
+def _inserting_backends(engine: sa.Engine) -> set[int]:
+    """PostgreSQL backends (other than ours) holding a row-insert lock on `case`."""
+    with engine.connect() as connection:
+        return set(
+            connection.execute(
+                sa.text(
+                    "SELECT pid FROM pg_locks WHERE relation = 'case'::regclass "
+                    "AND mode = 'RowExclusiveLock' AND granted AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+        )
+
+
+def _waiting_for_the_feed_lock(engine: sa.Engine) -> set[int]:
+    with engine.connect() as connection:
+        return set(
+            connection.execute(
+                sa.text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            ).scalars()
+        )
+
+
+def test_new_cases_while_another_writer_holds_the_lock(registry: Registry, backend: str) -> None:
+    """SQLite: the cases reported while the first one's writer waits for the lock join its
+    transaction. PostgreSQL: the first case's rows are inserted while the lock is held by
+    another writer, and its writer waits only to write the feed. Either way every case
+    lands and the feed stays gap-free."""
     reader, _ = registry.add_platform("reader", ["adult"])
     group = registry._new_cases
     commits: list[object] = []
     sa.event.listen(registry.engine, "commit", commits.append)
-
-    def wait_for(condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + 10
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert condition()
-
     rng = random.Random(3200)
     media = [[f.image(rng, count=2)] for _ in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        # Another transaction holds the write lock: the first case's writer takes its batch
-        # and waits for the lock; the cases reported meanwhile queue behind it.
+        # Another transaction holds the write lock.
         with transactions.write(registry.engine):
             first = pool.submit(registry.create_case, "adult", "en", media[0])
-            wait_for(lambda: group._leading and not group._queue)
+            _wait_for(lambda: group._leading and not group._queue)
+            if backend == "postgresql":
+                engine = registry.engine
+                _wait_for(lambda: bool(_waiting_for_the_feed_lock(engine)))
+                # The backend waiting for the lock has inserted the case's rows already.
+                assert _waiting_for_the_feed_lock(engine) <= _inserting_backends(engine)
             later = [pool.submit(registry.create_case, "adult", "en", m) for m in media[1:]]
-            wait_for(lambda: len(group._queue) == 2)
+            _wait_for(lambda: len(group._queue) == 2)
             before = len(commits)
+            assert not first.done()
         made = [first.result(timeout=30), *(f.result(timeout=30) for f in later)]
-    # Two commits: the lock holder's, then one transaction with all three cases.
-    assert len(commits) - before == 2
+    if backend == "sqlite":
+        # Two commits: the lock holder's, then one transaction with all three cases.
+        assert len(commits) - before == 2
+    else:
+        # The lock holder's, the first case's, then one with the two that queued meanwhile.
+        assert len(commits) - before == 3
     for created in made:
         assert registry.case_status(created.case_number, created.pin).status == "active"
     assert [e.seq for e in registry.feed(reader, 0, 100).events] == list(range(1, 7))
+
+
+def test_the_same_new_hash_reported_at_once_is_stored_and_listed_once(
+    registry: Registry, settings: Settings, clock: FakeClock
+) -> None:
+    """Writers of two registries (as of two server processes) racing to insert one new
+    signal, round after round (on PostgreSQL they insert before taking the lock: a loser's
+    insert fails on the unique hash and its cases are written again)."""
+    reader, _ = registry.add_platform("reader", ["minor", "adult"])
+    other = Registry(create_engine(settings.database_url), settings, clock=clock)
+    rng = random.Random(77)
+    shared = [f.pdq(rng) for _ in range(ROUNDS)]
+    start = threading.Barrier(THREADS)
+
+    def report(thread: int) -> list[CreatedCase]:
+        own = random.Random(thread)
+        group = ("minor", "adult")[thread % 2]
+        registries = (registry, other)
+        made = []
+        for value in shared:
+            start.wait()
+            media = [f.image(own, [value, f.pdq(own)])]
+            made.append(registries[thread % 2].create_case(group, "en", media))
+        return made
+
+    try:
+        with ThreadPoolExecutor(THREADS) as pool:
+            made = [c for cases in pool.map(report, range(THREADS)) for c in cases]
+    finally:
+        other.close()
+    for created in made:
+        assert registry.case_status(created.case_number, created.pin).status == "active"
+    events = registry.feed(reader, 0, 10_000).events
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    for value in shared:
+        adds = sorted((e.list, e.value) for e in events if e.op == "add" and e.value == value)
+        assert adds == [("adult", value), ("minor", value)]
+    # Each shared hash on each list, and one hash of each case's own.
+    assert len(events) == ROUNDS * (2 + THREADS)
+    with registry.engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT value, count(*) FROM signal GROUP BY value HAVING count(*) > 1")
+        ).all()
+    assert stored == []

@@ -5,16 +5,19 @@ case number and media ids) is done by the caller before a `NewCase` reaches this
 only SQL runs, in as few statements as possible: one bulk statement per table for a whole batch
 of cases (COPY on PostgreSQL, executemany on SQLite), with ids allocated by the writer.
 
-`GroupCommit` writes the cases that are waiting at the same moment in one serialised write
-transaction: the first waiting request leads and writes the whole queue (with the cases that
-joined it while the leader waited for the write lock), syncs the feed once for all of them,
-commits, and only then wakes each request with its result. A request is answered only after
-the commit that contains its case, exactly as with one transaction per case; feed seqs stay
-gap-free because the batch is one ordinary write transaction (`store.transactions.write`). If
-the batch fails, each case is written again in a transaction of its own, so that one bad case
-cannot refuse the others; a case refused because its random case number or a media id is
-taken (unique constraints; about one chance in 10^8 per case with a million cases stored) is
-retried with fresh ones.
+`GroupCommit` writes the cases that are waiting at the same moment in one write transaction:
+the first waiting request leads and writes the whole queue (with the cases that joined it
+while the leader waited for the write lock), syncs the feed once for all of them, commits,
+and only then wakes each request with its result. On PostgreSQL only the feed's part of that
+transaction waits for the other writers (`transactions.serialise`): the cases' own rows are
+inserted before, in parallel with the other server processes' writers. A request is answered
+only after the commit that contains its case, exactly as with one transaction per case; feed
+seqs stay gap-free because the feed is written by one writer at a time, which commits before
+the next one starts. If the batch fails, each case is written again in a transaction of its
+own, so that one bad case cannot refuse the others; a case refused because its random case
+number or a media id is taken (unique constraints; about one chance in 10^8 per case with a
+million cases stored), or because another writer inserted one of its new hashes first, is
+retried with fresh numbers.
 """
 
 from __future__ import annotations
@@ -115,13 +118,13 @@ class GroupCommit:
             raise me.error
 
     def _write_batch(self, batch: list[_Waiting], *, top_up: bool = False) -> None:
-        """Write `batch` in one transaction; with `top_up`, the cases queued while the write
-        lock was awaited (another process, or a transaction of another use case, held it)
-        join the batch once the lock is ours, up to MAX_BATCH: they would only have waited
-        for the next transaction, and a transaction costs about as much again as the rows of
-        two or three cases (statements, round trips, the commit's sync)."""
+        """Write `batch` in one transaction; with `top_up`, the cases queued once the
+        transaction has begun (on SQLite, after waiting for the write lock while another
+        process or use case held it) join the batch, up to MAX_BATCH: they would only have
+        waited for the next transaction, and a transaction costs about as much again as the
+        rows of two or three cases (statements, round trips, the commit's sync)."""
         try:
-            with transactions.write(self._engine) as connection:
+            with transactions.write(self._engine, serialised=False) as connection:
                 if top_up:
                     with self._lock:
                         room = MAX_BATCH - len(batch)
@@ -139,7 +142,8 @@ class GroupCommit:
 
     def _retry_alone(self, waiting: _Waiting, error: Exception) -> None:
         """A case refused alone by a unique constraint: its random number or a media id is
-        taken (nothing else it holds is unique); draw new ones and try again."""
+        taken, or (PostgreSQL) another writer inserted one of its signals after it looked them
+        up; draw new numbers and try again, which looks the signals up again."""
         new = waiting.new
         for _ in range(ATTEMPTS - 1):
             if not isinstance(error, sa.exc.IntegrityError):
@@ -157,11 +161,14 @@ class GroupCommit:
 
 
 def write_cases(connection: sa.Connection, cases: Sequence[NewCase], day: date) -> None:
-    """Insert `cases` and sync the feed once for all of them, inside the caller's write
-    transaction; raises if any row is refused (then the caller rolls the whole batch back).
+    """Insert `cases` and sync the feed once for all of them, inside the caller's transaction
+    (`transactions.write`, serialised or not); raises if any row is refused (then the caller
+    rolls the whole batch back).
 
-    Ids are allocated here (the writer holds the write lock, see `allocate_ids`), so every
-    row goes in with one bulk statement per table and nothing is read back."""
+    The rows of the cases (case, media, signal, media_signal) go in first, one bulk statement
+    per table, then `transactions.serialise` waits for the other writers and the feed is
+    synced. On PostgreSQL the first part thus runs in parallel with other writers (its rows
+    are new, under fresh keys), and only the feed's rows and the commit are serialised."""
     items = [item for new in cases for item in new.items]
     rows = BulkInsert()
     found, new_signals = _lookup_signals(connection, items)
@@ -204,9 +211,10 @@ def write_cases(connection: sa.Connection, cases: Sequence[NewCase], day: date) 
     rows.add(case, _CASE_COLUMNS, case_rows)
     _add_media_rows(rows, media_rows)
     rows.add_grouped(media_signal, "media_id", "signal_id", links)
-    linked = (sid for _, held in links for sid in held)
-    feed.sync(connection, linked, day, created.keys(), fresh_live, rows)
     rows.flush(connection)
+    transactions.serialise(connection)
+    linked = (sid for _, held in links for sid in held)
+    feed.sync(connection, linked, day, created.keys(), fresh_live)
 
 
 _CASE_COLUMNS = (
@@ -240,30 +248,32 @@ def allocate_ids(
     connection: sa.Connection, wanted: Sequence[tuple[sa.Column[int], int]]
 ) -> list[list[int]]:
     """Fresh ids for integer primary keys (of `case`, `media`, `signal`): for each (column,
-    count), `count` ids, all in one statement. Runs under the write lock, which every insert
-    into these tables holds: PostgreSQL takes a block of each column's sequence (nextval,
-    then setval to the block's end; as nothing else draws from these sequences meanwhile the
-    block is contiguous, and were something to, the primary key would refuse the overlap and
-    the case would be retried); SQLite, which has no sequences, continues after the largest
-    id (rows are never deleted)."""
+    count), `count` ids, all in one statement. PostgreSQL draws them from each column's
+    sequence (`nextval`, safe while other writers draw too: the ids are unique, not always
+    contiguous); SQLite, which has no sequences, continues after the largest id, which only
+    the one writer SQLite allows at a time can do (rows are never deleted)."""
     asked = [(i, column, count) for i, (column, count) in enumerate(wanted) if count > 0]
     out: list[list[int]] = [[] for _ in wanted]
     if not asked:
         return out
-    params: dict[str, Any] = {}
     if connection.dialect.name == "postgresql":
-        values, sequences = [], []
+        params: dict[str, Any] = {}
+        drawn = []
         for i, column, count in asked:
             params.update({f"t{i}": f'"{column.table.name}"', f"c{i}": column.name, f"n{i}": count})
-            values.append(f"setval(s{i}, nextval(s{i}) + %(n{i})s - 1)")
-            sequences.append(f"pg_get_serial_sequence(%(t{i})s, %(c{i})s)::regclass AS s{i}")
+            drawn.append(
+                f"(SELECT array_agg(nextval(pg_get_serial_sequence(%(t{i})s, %(c{i})s))) "  # noqa: S608
+                f"FROM generate_series(1, %(n{i})s))"
+            )
         # Only placeholders and their numbers are formatted in; the names are parameters.
-        sql = f"SELECT {', '.join(values)} FROM (SELECT {', '.join(sequences)}) AS q"  # noqa: S608
-        lasts = connection.exec_driver_sql(sql, params).one()
-        starts = [int(last) - count + 1 for (_, _, count), last in zip(asked, lasts, strict=True)]
-    else:
-        maxima = _maxima(tuple(column for _, column, _ in asked))
-        starts = [int(last) + 1 for last in connection.execute(maxima).one()]
+        sql = f"SELECT {', '.join(drawn)}"
+        for (i, _, _), values in zip(
+            asked, connection.exec_driver_sql(sql, params).one(), strict=True
+        ):
+            out[i] = sorted(int(value) for value in values)
+        return out
+    maxima = _maxima(tuple(column for _, column, _ in asked))
+    starts = [int(last) + 1 for last in connection.execute(maxima).one()]
     for (i, _, count), start in zip(asked, starts, strict=True):
         out[i] = list(range(start, start + count))
     return out
@@ -340,8 +350,11 @@ def _lookup_signals(
     connection: sa.Connection, items: Iterable[CleanMedia]
 ) -> tuple[dict[tuple[str, str], int], _NewSignals]:
     """Ids of the signals of `items` that exist, and the others to insert (with the first
-    submission's quality and variant: a hash seen again keeps its first ones). Runs under the
-    write lock, so nothing can insert a signal between this lookup and the insert."""
+    submission's quality and variant: a hash seen again keeps its first ones). On PostgreSQL
+    this may run before the writers' lock: should another writer insert one of the same
+    signals between this lookup and our insert, the insert waits for its commit and then
+    fails on the unique (type, value), and `GroupCommit` writes the cases again, which looks
+    them up again."""
     wanted: _NewSignals = {}
     for item in items:
         for s in item.signals:

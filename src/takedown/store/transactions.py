@@ -3,7 +3,10 @@
 `write` serialises writers (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped
 advisory lock), so feed sequence numbers are assigned max + 1 without gaps and commit in order:
 a reader never sees event N+1 before event N. The block commits on exit and returns only after
-the commit, or rolls back if the block raises.
+the commit, or rolls back if the block raises. On PostgreSQL a writer may insert rows that no
+other writer reads or changes before it takes the lock (`write(engine, serialised=False)`,
+then `serialise`): the case writer inserts new cases' rows that way, in parallel with other
+writers, and holds the lock only for the feed.
 
 On an SQLite file, writers first queue on a lock of their own (`WriterLock`: a thread lock,
 then `flock` on `<database>.write-lock`, shared by every process on the file), so a writer
@@ -27,7 +30,7 @@ import sqlalchemy as sa
 
 from takedown.store.engine import WRITE_OPTION
 
-__all__ = ["FEED_LOCK", "WriterLock", "open_snapshot", "read", "write"]
+__all__ = ["FEED_LOCK", "WriterLock", "open_snapshot", "read", "serialise", "write"]
 
 FEED_LOCK = 0x74616B65646F776E  # "takedown"
 """The PostgreSQL advisory lock key every write transaction holds."""
@@ -35,14 +38,26 @@ _TAKE_FEED_LOCK = sa.select(sa.func.pg_advisory_xact_lock(FEED_LOCK))
 
 
 @contextmanager
-def write(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A serialised write transaction, committed when the block ends without an exception."""
+def write(engine: sa.Engine, *, serialised: bool = True) -> Iterator[sa.Connection]:
+    """A serialised write transaction, committed when the block ends without an exception.
+
+    With `serialised=False`, on PostgreSQL the writers' lock is not taken yet: the block may
+    insert rows nobody else touches (new rows with fresh keys; a clash with another writer's
+    raises as a unique violation), and must call `serialise` before anything else, the feed
+    above all. SQLite has one writer at a time anyway (`BEGIN IMMEDIATE`)."""
     with _writer_lock(engine), engine.connect() as connection:
         connection = connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(_TAKE_FEED_LOCK)
+            if serialised:
+                serialise(connection)
             yield connection
+
+
+def serialise(connection: sa.Connection) -> None:
+    """Wait for the other writers (PostgreSQL: the advisory lock, held until the transaction
+    ends; taking it again is harmless). Nothing to do on SQLite, serialised from `BEGIN`."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_TAKE_FEED_LOCK)
 
 
 class WriterLock:
