@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from takedown.api.errors import INTERNAL_MESSAGE
 from tests.api.conftest import Api, image, running_api, video
@@ -153,8 +154,6 @@ def test_unexpected_errors_are_a_generic_500(api: Api, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(api.registry, "transparency", broken)
     # The transparency numbers are cached: use an app built after the patch.
-    from fastapi.testclient import TestClient
-
     from takedown.api import create_app
 
     app = create_app(api.settings, api.registry)
@@ -183,3 +182,64 @@ def test_healthz(api: Api) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_an_unexpected_error_in_a_new_case_is_a_generic_500_with_a_route_only_log(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `POST /v1/cases` is served by `api.hotpaths`, outside FastAPI's error handlers.
+    def broken(*_args: object) -> None:
+        raise RuntimeError("database exploded at /secret/path")
+
+    monkeypatch.setattr(api.registry, "create_case", broken)
+    with caplog.at_level("ERROR", logger="takedown.api"):
+        response = api.client.post(
+            "/v1/cases",
+            json={"age_group": "adult", "language": "en", "media": [image()], "pow": api.pow()},
+        )
+
+    assert assert_error(response, 500, "internal") == INTERNAL_MESSAGE
+    assert "secret" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert [r.getMessage() for r in caplog.records] == ["unhandled RuntimeError on POST /v1/cases"]
+
+
+def test_the_hot_paths_answer_as_the_routes_they_shortcut(api: Api) -> None:
+    """The same requests to the application and to its FastAPI routes alone (the app's inner
+    stack, below `HotPaths`): the same statuses, error codes and answer shapes."""
+    from starlette.types import Receive, Scope, Send
+
+    from takedown.api.hotpaths import HotPaths
+
+    stack = api.app.middleware_stack
+    assert stack is not None
+    layer: Any = stack
+    while not isinstance(layer, HotPaths):  # our middlewares, outside in
+        layer = layer.app
+    routes_only = layer.app
+
+    async def without_hot_paths(scope: Scope, receive: Receive, send: Send) -> None:
+        await routes_only(scope, receive, send)
+
+    with TestClient(without_hot_paths, raise_server_exceptions=False) as routes:
+        for client in (api.client, routes):
+            challenge = client.get("/v1/challenge")
+            assert challenge.status_code == 200
+            assert set(challenge.json()) == {"challenge", "difficulty", "expires"}
+            body = {"age_group": "adult", "language": "en", "media": [image()], "pow": api.pow()}
+            created = client.post("/v1/cases", json=body)
+            assert created.status_code == 201, created.text
+            assert set(created.json()) == {"case_number", "pin", "media_ids", "warning"}
+            assert created.headers["content-type"] == "application/json"
+            bad = {**body, "media": [{**image(), "md5": "zz"}], "pow": api.pow()}
+            invalid = client.post("/v1/cases", json=bad)
+            assert assert_error(invalid, 422, "invalid_request").startswith("body.media[0].md5")
+            garbled = client.post(
+                "/v1/cases", content=b"{", headers={"content-type": "application/json"}
+            )
+            assert assert_error(garbled, 400, "invalid_request")
+            as_text = client.post(
+                "/v1/cases", content=b"{}", headers={"content-type": "text/plain"}
+            )
+            assert assert_error(as_text, 422, "invalid_request")

@@ -15,11 +15,12 @@ from takedown import web
 from takedown.api import schemas
 from takedown.api.compat_stopncii import stopncii_router
 from takedown.api.errors import install_error_handlers
+from takedown.api.hotpaths import HotPaths
 from takedown.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from takedown.api.platform import platform_router
 from takedown.api.powsecret import pow_secret
 from takedown.api.public import public_router
-from takedown.api.reporter import reporter_router
+from takedown.api.reporter import Reporting, reporter_router
 from takedown.api.services import Services
 from takedown.registry.pow import ProofOfWork
 from takedown.registry.ratelimit import Limits
@@ -101,13 +102,16 @@ def create_app(
         telemetry=_TELEMETRY_OFF,
     )
     app.services = services
-    app.include_router(reporter_router(services))
+    reporting = Reporting(services)
+    app.include_router(reporter_router(services, reporting))
     app.include_router(platform_router(services))
     app.include_router(public_router(services))
     app.include_router(stopncii_router(services))
     app.include_router(pages.router(settings, services.registry.transparency))
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     install_error_handlers(app)
+    # The busiest two endpoints without FastAPI's routing, inside the body limit and headers.
+    app.add_middleware(HotPaths, reporting=reporting)
     # Added last = outermost: the 413 of the body limit gets the security headers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -1,6 +1,6 @@
 """JSON bodies for the busiest endpoints, without FastAPI's per-field path.
 
-`parse_body` validates the raw request bytes with the model in one pydantic call
+`parse_json` validates the raw request bytes with the model in one pydantic call
 (`model_validate_json`: parsing and checking in Rust) and raises FastAPI's own
 `RequestValidationError` with the same locations (`body.media[0].md5`), so errors look exactly
 as for every other endpoint. `json_response` writes a response with orjson. `body_openapi`
@@ -13,27 +13,26 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["JSON", "body_openapi", "json_response", "parse_body"]
+__all__ = ["JSON", "body_openapi", "json_response", "parse_json"]
 
 JSON = "application/json"
 
 M = TypeVar("M", bound=BaseModel)
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
-    """The request's JSON body as `model`. Like FastAPI: a body sent without a JSON content
+def parse_json(body: bytes, content_type: str, model: type[M]) -> M:
+    """A raw JSON request body as `model`. Like FastAPI: a body sent without a JSON content
     type is not parsed (422), malformed JSON is 400 (`json_invalid`), anything else that does
     not fit the model 422 naming the field."""
-    body = await request.body()
     if not body:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
-    if not _is_json(request.headers.get("content-type", "")):
+    if not _is_json(content_type):
         raise RequestValidationError(
             [
                 {
@@ -65,6 +64,6 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 
 def body_openapi(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` for an endpoint that reads `model` with `parse_body`."""
+    """`openapi_extra` for an endpoint that reads `model` with `parse_json`."""
     reference = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {JSON: {"schema": reference}}}}

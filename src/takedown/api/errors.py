@@ -28,7 +28,7 @@ from takedown.errors import (
     TakedownError,
 )
 
-__all__ = ["error_body", "error_response", "install_error_handlers"]
+__all__ = ["error_body", "error_response", "install_error_handlers", "response_for"]
 
 logger = logging.getLogger("takedown.api")
 
@@ -75,11 +75,26 @@ def status_of(exc: TakedownError) -> int:
     return 500
 
 
+def response_for(exc: Exception, method: str, where: str, path: str) -> JSONResponse:
+    """The response for an exception raised while serving `method` `where` (the route's
+    template, for the log) at `path`: what the handlers below give, for code that runs
+    outside FastAPI's routing (`hotpaths`)."""
+    if isinstance(exc, TakedownError):
+        return _takedown_response(exc, method, where, path)
+    if isinstance(exc, RequestValidationError):
+        return _validation_error_response(exc)
+    return _internal_response(exc, method, where, path, traceback=True)
+
+
 def _takedown_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TakedownError)
+    return _takedown_response(exc, request.method, _route(request), request.url.path)
+
+
+def _takedown_response(exc: TakedownError, method: str, where: str, path: str) -> JSONResponse:
     status = status_of(exc)
     if status == 500:
-        return _internal(request, exc, traceback=True)
+        return _internal_response(exc, method, where, path, traceback=True)
     headers: dict[str, str] = {}
     if isinstance(exc, LockedError | RateLimitedError):
         headers["Retry-After"] = str(max(1, exc.retry_after))
@@ -90,6 +105,10 @@ def _takedown_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    return _validation_error_response(exc)
+
+
+def _validation_error_response(exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return error_response(400, "invalid_request", "The request body is not valid JSON.")
@@ -128,23 +147,29 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises these after the response, and the server logs the traceback.
-    return _internal(request, exc, traceback=False)
+    return _internal_response(
+        exc, request.method, _route(request), request.url.path, traceback=False
+    )
 
 
-def _internal(request: Request, exc: Exception, *, traceback: bool) -> JSONResponse:
+def _route(request: Request) -> str:
     # The route template, never the concrete path: a case number in a log line would tie
     # a moment in time to a case.
-    route = request.scope.get("route")
-    where = getattr(route, "path", "?")
+    return str(getattr(request.scope.get("route"), "path", "?"))
+
+
+def _internal_response(
+    exc: Exception, method: str, where: str, path: str, *, traceback: bool
+) -> JSONResponse:
     logger.error(
         "unhandled %s on %s %s",
         type(exc).__name__,
-        request.method,
+        method,
         where,
         exc_info=exc if traceback else None,
     )
     # Sent from outside the middleware stack, so it carries the security headers itself.
-    return error_response(500, "internal", INTERNAL_MESSAGE, security_headers(request.url.path))
+    return error_response(500, "internal", INTERNAL_MESSAGE, security_headers(path))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, TypeVar
 
 import anyio.to_thread
+import orjson
 from anyio import CapacityLimiter
 from fastapi import APIRouter, Path, Request, Response
 
@@ -18,7 +19,7 @@ from takedown.api.services import Services
 from takedown.errors import RateLimitedError
 from takedown.registry import service
 
-__all__ = ["PIN_QUEUE", "PIN_WARNING", "PIN_WORKERS", "reporter_router"]
+__all__ = ["PIN_QUEUE", "PIN_WARNING", "PIN_WORKERS", "Reporting", "reporter_router"]
 
 T = TypeVar("T")
 
@@ -72,19 +73,56 @@ def to_media(items: Sequence[schemas.ReportedMedia]) -> list[service.MediaIn]:
     ]
 
 
-def reporter_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["reporter"])
-    registry = services.registry
-    pin_workers = CapacityLimiter(PIN_WORKERS)
+class Reporting:
+    """What the reporter endpoints share: the bounded pool of PIN workers, and the bodies of
+    the two busiest endpoints (a challenge, a new case), which `hotpaths` also serves without
+    FastAPI's routing. One per application."""
 
-    async def pin_work(call: Callable[[], T]) -> T:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._pin_workers = CapacityLimiter(PIN_WORKERS)
+
+    async def pin_work(self, call: Callable[[], T]) -> T:
         """Run a use case that hashes or checks a PIN on the bounded PIN pool."""
-        if pin_workers.statistics().tasks_waiting >= PIN_QUEUE:
+        if self._pin_workers.statistics().tasks_waiting >= PIN_QUEUE:
             raise RateLimitedError(
                 "the registry is busy right now; try again in a few seconds",
                 retry_after=BUSY_RETRY_AFTER,
             )
-        return await anyio.to_thread.run_sync(call, limiter=pin_workers)
+        return await anyio.to_thread.run_sync(call, limiter=self._pin_workers)
+
+    def challenge(self) -> bytes:
+        """The JSON of a fresh challenge (`schemas.ChallengeResponse`)."""
+        return orjson.dumps(self.services.proof_of_work.issue())
+
+    async def create_case(self, body: bytes, content_type: str) -> bytes:
+        """The JSON of a new case (`schemas.CaseCreatedResponse`, status 201) from the raw
+        request body; raises what the API turns into error responses."""
+        # The body is checked in one pydantic call (`bodies`), the answer written with orjson.
+        parsed = bodies.parse_json(body, content_type, schemas.CreateCaseRequest)
+        services = self.services
+        # Work first: filling the global bucket has to cost the sender CPU, not us.
+        services.proof_of_work.verify(parsed.pow.challenge, parsed.pow.solution)
+        services.limits.check_create()
+        media = to_media(parsed.media)
+        registry = services.registry
+        created = await self.pin_work(
+            lambda: registry.create_case(parsed.age_group, parsed.language, media)
+        )
+        return orjson.dumps(
+            {
+                "case_number": created.case_number,
+                "pin": created.pin,
+                "media_ids": list(created.media_ids),
+                "warning": PIN_WARNING,
+            }
+        )
+
+
+def reporter_router(services: Services, reporting: Reporting) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["reporter"])
+    registry = services.registry
+    pin_work = reporting.pin_work
 
     @router.get(
         "/challenge",
@@ -98,8 +136,9 @@ def reporter_router(services: Services) -> APIRouter:
         `difficulty` zero bits, and send both as `pow`. Each challenge is good for one request
         until `expires`. At difficulty 0 the check is off and `"0"` is a solution.
         """
-        # Asked once per report: written directly (`schemas.ChallengeResponse` documents it).
-        return bodies.json_response(services.proof_of_work.issue())
+        # Served by `hotpaths` in the application; this route documents it (and serves it
+        # where the hot paths are not installed).
+        return Response(reporting.challenge(), media_type=bodies.JSON)
 
     @router.post(
         "/cases",
@@ -117,23 +156,11 @@ def reporter_router(services: Services) -> APIRouter:
         """Make a case from the fingerprints of one or more photos or videos (as printed by
         `takedown hash --json`, without `path`). Returns the case number and a PIN, shown once.
         """
-        # The busiest endpoint: the body is checked in one pydantic call (`bodies`), the
-        # answer written with orjson; errors are the same as everywhere else.
-        body = await bodies.parse_body(request, schemas.CreateCaseRequest)
-        # Work first: filling the global bucket has to cost the sender CPU, not us.
-        services.proof_of_work.verify(body.pow.challenge, body.pow.solution)
-        services.limits.check_create()
-        media = to_media(body.media)
-        created = await pin_work(lambda: registry.create_case(body.age_group, body.language, media))
-        return bodies.json_response(
-            {
-                "case_number": created.case_number,
-                "pin": created.pin,
-                "media_ids": list(created.media_ids),
-                "warning": PIN_WARNING,
-            },
-            status_code=201,
+        # Served by `hotpaths` in the application, like `challenge`.
+        content = await reporting.create_case(
+            await request.body(), request.headers.get("content-type", "")
         )
+        return Response(content, status_code=201, media_type=bodies.JSON)
 
     @router.post(
         "/cases/{number}/status",

@@ -290,14 +290,14 @@ def _check_value_length(kind: str, value: str) -> None:
 
 
 RAW_BODIES: tuple[type[BaseModel], ...] = (CreateCaseRequest,)
-"""Request bodies read with `api.bodies.parse_body` (documented by `finish_document`)."""
+"""Request bodies read with `api.bodies.parse_json` (documented by `finish_document`)."""
 
 
 def finish_document(openapi: dict[str, Any], settings: Settings) -> None:
     """Complete FastAPI's OpenAPI document: the settings' list limits as `maxItems`, and our
     error shape (not FastAPI's) for invalid requests."""
     components = openapi.setdefault("components", {}).setdefault("schemas", {})
-    # Bodies read by `api.bodies.parse_body` are not in any endpoint's signature.
+    # Bodies read by `api.bodies.parse_json` are not in any endpoint's signature.
     _, defined = models_json_schema(
         [(model, "validation") for model in RAW_BODIES],
         ref_template="#/components/schemas/{model}",
