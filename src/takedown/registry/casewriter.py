@@ -261,9 +261,10 @@ def allocate_ids(
         drawn = []
         for i, column, count in asked:
             params.update({f"t{i}": f'"{column.table.name}"', f"c{i}": column.name, f"n{i}": count})
+            # The sequence is looked up once, then drawn from `count` times.
             drawn.append(
-                f"(SELECT array_agg(nextval(pg_get_serial_sequence(%(t{i})s, %(c{i})s))) "  # noqa: S608
-                f"FROM generate_series(1, %(n{i})s))"
+                f"(SELECT array_agg(nextval(q.s)) FROM (SELECT pg_get_serial_sequence("  # noqa: S608
+                f"%(t{i})s, %(c{i})s)::regclass AS s) AS q, generate_series(1, %(n{i})s))"
             )
         # Only placeholders and their numbers are formatted in; the names are parameters.
         sql = f"SELECT {', '.join(drawn)}"
