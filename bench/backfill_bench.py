@@ -56,10 +56,10 @@ from takedown.platform.tables import (
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.docs_block import replace_block  # noqa: E402
 from bench.machine import cpu_model, load_average  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "backfill_bench.md"
-DOCS = ROOT / "docs" / "benchmarks.md"
 MARKER = "backfill"
 HEADING = "## Backfill (bench/backfill_bench.py)"
 PLANTED = 100
@@ -285,28 +285,6 @@ def _rate(hashes: int, seconds: float) -> str:
     return f"{hashes / seconds:,.0f}" if seconds > 0 else "-"
 
 
-def update_docs(text: str) -> None:
-    """Replace the block between the backfill markers (or append the section)."""
-    start, end = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
-    block = f"{start}\n{text}\n{end}"
-    docs = DOCS.read_text()
-    if start in docs:
-        head, rest = docs.split(start, 1)
-        _, tail = rest.split(end, 1)
-        docs = head + block + tail
-    else:
-        intro = (
-            "    .venv/bin/python bench/backfill_bench.py --stored 200000,2000000 --update-docs\n"
-            "    .venv/bin/python bench/backfill_bench.py --stored 20000 --signals 2000  # quick"
-            "\n\n"
-            "How fast `takedown platform backfill` re-matches the platform's stored content "
-            "hashes against newly synced signals, with the local process pool and with Ray "
-            "Data on this machine. The method is in the script's docstring."
-        )
-        docs = docs.rstrip("\n") + f"\n\n{HEADING}\n\n{intro}\n\n{block}\n"
-    DOCS.write_text(docs)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
@@ -348,7 +326,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     OUT.write_text(text + "\n")
     print(text)
     if args.update_docs:
-        update_docs(text)
+        replace_block(
+            MARKER,
+            text,
+            section=f"{HEADING}\n\n"
+            "    .venv/bin/python bench/backfill_bench.py --stored 200000,2000000 --update-docs\n"
+            "    .venv/bin/python bench/backfill_bench.py --stored 20000 --signals 2000  # quick"
+            "\n\nHow fast `takedown platform backfill` re-matches the platform's stored content "
+            "hashes against newly synced signals, with the local process pool and with Ray "
+            "Data on this machine. The method is in the script's docstring.",
+        )
     return 0
 
 

@@ -44,11 +44,12 @@ from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.docs_block import replace_block  # noqa: E402
+
 DATA = Path(os.environ.get("TAKEDOWN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 OUT = ROOT / "bench" / "out"
 WORK = OUT / "browser_hash"
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- browser-hash:start -->", "<!-- browser-hash:end -->"
 CHROMIUM = os.environ.get("TAKEDOWN_CHROMIUM", "/usr/bin/chromium")
 PHOTO_GOAL_S = 1.0
 VIDEO_GOAL_S = 10.0
@@ -254,22 +255,6 @@ def _chromium_version() -> str:
     return out.stdout.strip()
 
 
-def update_docs(text: str) -> None:
-    """Replace the browser-hash block of docs/benchmarks.md (append the section if absent)."""
-    docs = DOCS.read_text()
-    if START not in docs or END not in docs:
-        docs = docs.rstrip("\n") + (
-            "\n\n## Browser hashing (bench/browser_hash.py)\n\n"
-            "    .venv/bin/python bench/browser_hash.py --update-docs\n\n"
-            "The in-browser hasher (docs/web.md) in headless Chromium against Python on the "
-            "same files; the method is in the script's docstring.\n\n"
-            f"{START}\n{END}\n"
-        )
-    head, rest = docs.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOCS.write_text(f"{head}{START}\n{text}{END}{tail}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="runs per file (the first cold)")
@@ -304,7 +289,14 @@ def main() -> None:
     (OUT / "browser_hash.md").write_text(text)
     print(text)
     if args.update_docs:
-        update_docs(text)
+        replace_block(
+            "browser-hash",
+            text,
+            section="## Browser hashing (bench/browser_hash.py)\n\n"
+            "    .venv/bin/python bench/browser_hash.py --update-docs\n\n"
+            "The in-browser hasher (docs/web.md) in headless Chromium against Python on the "
+            "same files; the method is in the script's docstring.",
+        )
 
 
 if __name__ == "__main__":

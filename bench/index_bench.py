@@ -53,12 +53,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.docs_block import replace_block  # noqa: E402
 from bench.machine import cpu_model  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-DOCS = ROOT / "docs" / "benchmarks.md"
 PHOTOS = ROOT.parent / "shared" / "data" / "photos-dev"
-START, END = "<!-- pdq-index:start -->", "<!-- pdq-index:end -->"
 THRESHOLD = 31
 
 Result = dict[str, Any]
@@ -566,16 +565,6 @@ def _memory_gb() -> float:
     return 0.0
 
 
-def update_docs(text: str) -> None:
-    """Replace the block between the pdq-index markers of docs/benchmarks.md."""
-    docs = DOCS.read_text()
-    if START not in docs or END not in docs:
-        raise SystemExit(f"{DOCS}: the {START} ... {END} markers are missing")
-    head, rest = docs.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOCS.write_text(f"{head}{START}\n{text}{END}{tail}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000000,10000000")
@@ -622,7 +611,7 @@ def main() -> None:
         text = report(saved["cases"], saved["scan"], args, saved["took"])
         print(text)
         if args.update_docs:
-            update_docs(text)
+            replace_block("pdq-index", text, section="## PDQ index (bench/index_bench.py)")
         return
     args.command = " ".join(sys.argv[1:])
     args.load = os.getloadavg()
@@ -646,7 +635,7 @@ def main() -> None:
     )
     print(text)
     if args.update_docs:
-        update_docs(text)
+        replace_block("pdq-index", text, section="## PDQ index (bench/index_bench.py)")
 
 
 if __name__ == "__main__":

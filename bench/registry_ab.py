@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import registry_load as rl  # noqa: E402
+from bench.docs_block import replace_block  # noqa: E402
 from bench.machine import cpu_model, load_average  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "registry_ab.md"
@@ -139,17 +140,6 @@ def report(
     return "\n".join(lines)
 
 
-def update_docs(text: str) -> None:
-    start, end = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
-    docs_path = ROOT / "docs" / "benchmarks.md"
-    docs = docs_path.read_text()
-    if start not in docs:
-        raise SystemExit(f"docs/benchmarks.md has no {start} marker to replace")
-    head, rest = docs.split(start, 1)
-    _, tail = rest.split(end, 1)
-    docs_path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the git revision to compare against")
@@ -181,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     OUT.write_text(text + "\n")
     print(text)
     if args.update_docs:
-        update_docs(text)
+        replace_block(
+            MARKER,
+            text,
+            section="## Registry: this code against an earlier revision (bench/registry_ab.py)",
+        )
     return 0
 
 

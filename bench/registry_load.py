@@ -67,6 +67,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs_block import replace_block  # noqa: E402
 from bench.http_load import (  # noqa: E402
     IMAGES_PER_CASE,
     SIGNALS_PER_IMAGE,
@@ -85,7 +86,6 @@ from takedown.registry.service import MediaIn, Registry, SignalIn  # noqa: E402
 from takedown.registry.settings import Settings  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-DOCS = ROOT / "docs" / "benchmarks.md"
 MARKER = "registry-load"
 HEADING = "## Registry load (bench/registry_load.py)"
 HOST = "127.0.0.1"
@@ -1519,28 +1519,6 @@ def report(
     )
 
 
-def update_docs(text: str) -> None:
-    """Replace the block between the registry-load markers (or append the section)."""
-    start, end = f"<!-- {MARKER}:start -->", f"<!-- {MARKER}:end -->"
-    block = f"{start}\n{text}\n{end}"
-    docs = DOCS.read_text()
-    if start in docs:
-        head, rest = docs.split(start, 1)
-        _, tail = rest.split(end, 1)
-        docs = head + block + tail
-    else:
-        intro = (
-            "    .venv/bin/python bench/registry_load.py --update-docs   # both databases\n"
-            "    .venv/bin/python bench/registry_load.py --quick          # smoke run\n\n"
-            "Load on a real `takedown serve` process: case submissions per second, a "
-            "platform's first sync of a million signals, and how soon a withdrawal reaches "
-            "the feed. The method is described in the report below and in the script's "
-            "docstring."
-        )
-        docs = docs.rstrip("\n") + f"\n\n{HEADING}\n\n{intro}\n\n{block}\n"
-    DOCS.write_text(docs)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
@@ -1583,7 +1561,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     (OUT / "registry_load.md").write_text(text + "\n")
     print(text)
     if args.update_docs:
-        update_docs(text)
+        replace_block(
+            MARKER,
+            text,
+            section=f"{HEADING}\n\n"
+            "    .venv/bin/python bench/registry_load.py --update-docs   # both databases\n"
+            "    .venv/bin/python bench/registry_load.py --quick          # smoke run\n\n"
+            "Load on a real `takedown serve` process: case submissions per second, a "
+            "platform's first sync of a million signals, and how soon a withdrawal reaches "
+            "the feed. The method is described in the report below and in the script's "
+            "docstring.",
+        )
     return 0
 
 

@@ -41,6 +41,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.docs_block import replace_block  # noqa: E402
 from bench.transforms import FAMILIES, make_copy  # noqa: E402
 from takedown.hashing.fingerprint import (  # noqa: E402
     Signal,
@@ -51,7 +52,6 @@ from takedown.matching import rules  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "data" / "photos-dev"
 OUT = ROOT / "bench" / "out"
-DOCS = ROOT / "docs" / "benchmarks.md"
 METHODS = ("MD5", "PDQ", "PDQ+dihedral", "ours")
 ORIGINAL = "original"
 SEARCH_RADIUS = 64
@@ -267,20 +267,6 @@ def plot(
     plt.close(fig)
 
 
-def update_docs(name: str, report: str) -> None:
-    """Replace the block between this report's markers in docs/benchmarks.md (or append it)."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = DOCS.read_text()
-    block = f"{start}\n{report}\n{end}"
-    if start in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + f"\n\n### {name}\n\n" + block + "\n"
-    DOCS.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=300, help="use the first N photos")
@@ -404,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (OUT / f"{name}.md").write_text(report + "\n")
     print(report)
     if args.update_docs:
-        update_docs(name, report + f"\n\n![recall per family](img/{name}.png)")
+        figure = f"\n\n![recall per family](img/{name}.png)"
+        replace_block(name, report + figure, section=f"### {name}")
     return 0
 
 
