@@ -193,7 +193,11 @@ def _argon2id_matches(hasher: argon2.PasswordHasher, stored: str, pin: str) -> b
         if _ONE_LANE.match(stored):
             return bool(sodium_argon2id.verify(stored.encode("ascii"), pin.encode()))
         return hasher.verify(stored, pin)
-    except (nacl.exceptions.CryptoError, VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-    except UnicodeEncodeError:
+    except (
+        nacl.exceptions.CryptoError,
+        VerifyMismatchError,
+        VerificationError,
+        InvalidHashError,
+        UnicodeEncodeError,  # a stored string that is not ASCII cannot be a hash of ours
+    ):
         return False
