@@ -137,6 +137,12 @@ def test_a_sync_killed_at_random_moments_and_rerun_ends_exact(
     a feed of many small pages, run again each time until it finishes."""
     key = registry_server.add_platform()
     _many_signals(registry_server, cases=4, media=25)  # 800 signals in the snapshot
+    # The delays are fractions of how long a whole first sync takes on this machine (into a
+    # store of its own), so that the kills land while the command works, however fast it is.
+    began = time.monotonic()
+    timing = f"sqlite:///{tmp_path / 'timing' / 'agent.db'}"
+    assert run_sync(registry_server, key, timing, "--page-size", "3").returncode == 0
+    whole = time.monotonic() - began
     rng = random.Random(6)
     args = ["platform", "sync", "--server", registry_server.url, *store_cli_args(agent_store)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
@@ -156,7 +162,7 @@ def test_a_sync_killed_at_random_moments_and_rerun_ends_exact(
             text=True,
         )
         if round_ < 6:  # the last rounds run to the end
-            time.sleep(rng.uniform(0.8, 3.0))
+            time.sleep(rng.uniform(0.2, 0.9) * whole)
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
