@@ -147,6 +147,39 @@ def test_a_case_drawing_a_taken_media_id_is_stored_under_a_fresh_one(
     assert [m.media_id for m in status.media] == list(second.media_ids)
 
 
+def test_a_case_written_again_takes_the_writers_lock_once_per_transaction(
+    registry: Registry, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second case draws a taken media id, so it is written twice: as a batch of one,
+    refused at its media row, then again with fresh ids. On PostgreSQL the refused one
+    ended before it needed the writers' advisory lock, and the second takes it exactly once
+    (SQLite has none: its transactions are serialised from BEGIN)."""
+    rng = random.Random(3150)
+    same = "abcdefghijklmnop"
+    real = secrets.new_media_ids
+    draws = itertools.count()
+    monkeypatch.setattr(
+        secrets, "new_media_ids", lambda count: [same] if next(draws) < 2 else real(count)
+    )
+    registry.create_case("adult", "en", [f.image(rng)])
+    transactions_seen: list[list[str]] = []
+
+    def begin(_connection: sa.Connection) -> None:
+        transactions_seen.append([])
+
+    def execute(*args: object) -> None:
+        if transactions_seen:
+            transactions_seen[-1].append(str(args[2]))
+
+    sa.event.listen(registry.engine, "begin", begin)
+    sa.event.listen(registry.engine, "before_cursor_execute", execute)
+    second = registry.create_case("adult", "en", [f.image(rng)])
+
+    assert second.media_ids != (same,)
+    locks = [sum("pg_advisory_xact_lock" in s for s in sql) for sql in transactions_seen]
+    assert locks == {"postgresql": [0, 1], "sqlite": [0, 0]}[backend]
+
+
 def _wait_for(condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 10
     while not condition() and time.monotonic() < deadline:

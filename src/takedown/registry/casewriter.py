@@ -151,7 +151,9 @@ class GroupCommit:
             new.number = secrets.new_case_number()
             new.media_ids = [secrets.new_media_id() for _ in new.media_ids]
             try:
-                with transactions.write(self._engine) as connection:
+                # Not serialised here: `write_cases` takes the writers' lock itself, once
+                # the case's own rows are in.
+                with transactions.write(self._engine, serialised=False) as connection:
                     write_cases(connection, [new], self._today())
             except Exception as exc:
                 waiting.error = error = exc
