@@ -42,12 +42,33 @@ feedback_app = typer.Typer(
 app.add_typer(review_app, name="review")
 app.add_typer(feedback_app, name="feedback")
 
-StateOption = StateDir
-DbOption = DbUrl
+# Options and arguments that several commands take, declared once.
+_ItemIdArgument = Annotated[int, typer.Argument(help="The review item's id.")]
+_ReviewerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reviewer",
+        envvar=REVIEWER_ENV,
+        help="Who decides (recorded with the decision); default: your login name.",
+    ),
+]
+_NoteOption = Annotated[str | None, typer.Option("--note", help="Why, for the record.")]
+_ChangeOption = Annotated[
+    bool, typer.Option("--change", help="Revise an item that was already decided.")
+]
+_WebhookSecretOption = Annotated[
+    str | None,
+    typer.Option("--webhook-secret", envvar=WEBHOOK_SECRET_ENV, help="Sign webhook bodies (HMAC)."),
+]
+
+
+def _webhook_option(help_text: str) -> Any:
+    """`--webhook`: one name and variable, but each command says what it posts there."""
+    return typer.Option("--webhook", envvar=WEBHOOK_ENV, help=help_text)
 
 
 @review_app.callback()
-def _review(ctx: typer.Context, state: StateOption = None, db: DbOption = None) -> None:
+def _review(ctx: typer.Context, state: StateDir = None, db: DbUrl = None) -> None:
     """The review queue: list the matches and confirm or reject them.
 
     `--state`/`--db` may come here (`review --state DIR list`) or after the command."""
@@ -55,7 +76,7 @@ def _review(ctx: typer.Context, state: StateOption = None, db: DbOption = None) 
 
 
 @feedback_app.callback()
-def _feedback(ctx: typer.Context, state: StateOption = None, db: DbOption = None) -> None:
+def _feedback(ctx: typer.Context, state: StateDir = None, db: DbUrl = None) -> None:
     """Verdicts for the registry: send the outbox, see what is waiting or failed."""
     ctx.obj = {"state": state, "db": db}
 
@@ -98,8 +119,8 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Items per page.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Items to skip.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    state: StateOption = None,
-    db: DbOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """The review items, oldest first (by default the pending ones)."""
     from takedown.platform import review
@@ -147,9 +168,9 @@ def list_command(
 @review_app.command("show")
 def show_command(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="The review item's id.")],
-    state: StateOption = None,
-    db: DbOption = None,
+    item_id: _ItemIdArgument,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """Every detail of one review item, as JSON."""
     from takedown.platform import review
@@ -204,39 +225,17 @@ def _decide(
                 )
 
 
-_ReviewerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--reviewer",
-        envvar=REVIEWER_ENV,
-        help="Who decides (recorded with the decision); default: your login name.",
-    ),
-]
-_NoteOption = Annotated[str | None, typer.Option("--note", help="Why, for the record.")]
-_ChangeOption = Annotated[
-    bool, typer.Option("--change", help="Revise an item that was already decided.")
-]
-
-
 @review_app.command("confirm")
 def confirm_command(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="The review item's id.")],
+    item_id: _ItemIdArgument,
     note: _NoteOption = None,
     reviewer: _ReviewerOption = None,
     change: _ChangeOption = False,
-    webhook: Annotated[
-        str | None,
-        typer.Option("--webhook", envvar=WEBHOOK_ENV, help="POST the confirmation here (JSON)."),
-    ] = None,
-    webhook_secret: Annotated[
-        str | None,
-        typer.Option(
-            "--webhook-secret", envvar=WEBHOOK_SECRET_ENV, help="Sign webhook bodies (HMAC)."
-        ),
-    ] = None,
-    state: StateOption = None,
-    db: DbOption = None,
+    webhook: Annotated[str | None, _webhook_option("POST the confirmation here (JSON).")] = None,
+    webhook_secret: _WebhookSecretOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """The media is the listed image: remove it. Sends `blocked` to the registry."""
     _decide(ctx, item_id, True, reviewer, note, change, webhook, webhook_secret, state, db)
@@ -245,12 +244,12 @@ def confirm_command(
 @review_app.command("reject")
 def reject_command(
     ctx: typer.Context,
-    item_id: Annotated[int, typer.Argument(help="The review item's id.")],
+    item_id: _ItemIdArgument,
     note: _NoteOption = None,
     reviewer: _ReviewerOption = None,
     change: _ChangeOption = False,
-    state: StateOption = None,
-    db: DbOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """Not the listed image (a false match). Sends `not_blocked` if no copy was confirmed."""
     _decide(ctx, item_id, False, reviewer, note, change, None, None, state, db)
@@ -266,14 +265,9 @@ def send_command(
     key: Annotated[
         str | None, typer.Option("--key", envvar=KEY_ENV, help="The platform's API key.")
     ] = None,
-    webhook_secret: Annotated[
-        str | None,
-        typer.Option(
-            "--webhook-secret", envvar=WEBHOOK_SECRET_ENV, help="Sign webhook bodies (HMAC)."
-        ),
-    ] = None,
-    state: StateOption = None,
-    db: DbOption = None,
+    webhook_secret: _WebhookSecretOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """Send every waiting verdict to the registry (and deliver queued webhook calls)."""
     from takedown.platform.feedback import flush_outbox, registry_client
@@ -312,8 +306,8 @@ def send_command(
 @feedback_app.command("status")
 def status_command(
     ctx: typer.Context,
-    state: StateOption = None,
-    db: DbOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """How many verdicts wait, were sent or were refused (and which were refused)."""
     from takedown.platform.feedback import failed_rows, outbox_counts
@@ -336,8 +330,8 @@ def status_command(
 @feedback_app.command("retry-failed")
 def retry_failed_command(
     ctx: typer.Context,
-    state: StateOption = None,
-    db: DbOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
 ) -> None:
     """Queue the refused verdicts again (after the cause was fixed)."""
     from takedown.platform.feedback import requeue_failed
@@ -349,8 +343,8 @@ def retry_failed_command(
 
 @app.command("review-web")
 def review_web_command(
-    state: StateOption = None,
-    db: DbOption = None,
+    state: StateDir = None,
+    db: DbUrl = None,
     token: Annotated[
         str | None,
         typer.Option("--token", envvar=TOKEN_ENV, help="Reviewers log in with this token."),
@@ -365,16 +359,8 @@ def review_web_command(
         Path | None,
         typer.Option("--media-root", help="Relative refs are files under this directory."),
     ] = None,
-    webhook: Annotated[
-        str | None,
-        typer.Option("--webhook", envvar=WEBHOOK_ENV, help="POST each confirmation here."),
-    ] = None,
-    webhook_secret: Annotated[
-        str | None,
-        typer.Option(
-            "--webhook-secret", envvar=WEBHOOK_SECRET_ENV, help="Sign webhook bodies (HMAC)."
-        ),
-    ] = None,
+    webhook: Annotated[str | None, _webhook_option("POST each confirmation here.")] = None,
+    webhook_secret: _WebhookSecretOption = None,
 ) -> None:
     """A small web page for reviewers: the platform's own media beside each match."""
     import uvicorn
