@@ -23,9 +23,11 @@ __all__ = [
     "CANONICAL_MIN_SIDE",
     "JPEG_SCALES",
     "CanonicalImage",
+    "ImageLevels",
     "box_factor",
     "canonical_from_rgb",
     "canonical_image",
+    "image_levels",
     "jpeg_scale",
     "level_pixels",
     "reduce_rgb",
@@ -89,20 +91,53 @@ def canonical_from_rgb(pixels: npt.NDArray[np.uint8]) -> CanonicalImage:
     return CanonicalImage(reduce_rgb(pixels, k), height, width, k)
 
 
-def canonical_image(path: Path) -> CanonicalImage:
-    """Decode an image file by the canonical rule (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class ImageLevels:
+    """One decoded image file: its canonical image, and the full-resolution pixels its other
+    levels are averaged from (None for a JPEG).
+
+    A JPEG level is a fresh decode at libjpeg's DCT scale, which is cheap. Every other format
+    (PNG, WebP, HEIC, GIF, TIFF, ...) can only be decoded whole, so its full pixels are kept
+    while the photo's signals are computed: one decode per photo instead of one per level.
+    """
+
+    path: Path
+    canonical: CanonicalImage
+    full_pixels: npt.NDArray[np.uint8] | None
+
+    def level(self, factor: int) -> npt.NDArray[np.uint8]:
+        """The same pixels as `level_pixels(self.path, factor)`, decoding nothing for a non-JPEG."""
+        if factor == self.canonical.factor:
+            return self.canonical.pixels
+        if self.full_pixels is None:
+            return level_pixels(self.path, factor)
+        return reduce_rgb(self.full_pixels, factor)
+
+
+def image_levels(path: Path) -> ImageLevels:
+    """Decode an image file once by the canonical rule, keeping a non-JPEG's full pixels."""
     with decode.open_image(path) as image:
         if image.format != "JPEG":
-            return canonical_from_rgb(decode.to_rgb(image, path=path))
-        width, height = image.size
-        scale = jpeg_scale(width, height)
-        if scale > 1:
-            # Pillow picks libjpeg's scale as min(width // w, height // h); asking for the
-            # floor sizes makes that exactly `scale`. libjpeg then rounds the output up.
-            image.draft("RGB", (width // scale, height // scale))
-            _check_draft(image, width, height, scale, path)
-        orientation = decode.exif_orientation(image)
-        pixels = decode.to_rgb(image, path=path)
+            full = decode.to_rgb(image, path=path)
+            return ImageLevels(path, canonical_from_rgb(full), full)
+        return ImageLevels(path, _jpeg_canonical(image, path), None)
+
+
+def canonical_image(path: Path) -> CanonicalImage:
+    """Decode an image file by the canonical rule (see the module docstring)."""
+    return image_levels(path).canonical
+
+
+def _jpeg_canonical(image: Image.Image, path: Path) -> CanonicalImage:
+    width, height = image.size
+    scale = jpeg_scale(width, height)
+    if scale > 1:
+        # Pillow picks libjpeg's scale as min(width // w, height // h); asking for the
+        # floor sizes makes that exactly `scale`. libjpeg then rounds the output up.
+        image.draft("RGB", (width // scale, height // scale))
+        _check_draft(image, width, height, scale, path)
+    orientation = decode.exif_orientation(image)
+    pixels = decode.to_rgb(image, path=path)
     if orientation in _SWAPS_AXES:
         width, height = height, width
     return CanonicalImage(pixels, height, width, scale)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from takedown.errors import DecodeError, InputError, UnsupportedMediaError
 from takedown.hashing import regions, video
-from takedown.hashing.canonical import CanonicalImage, canonical_image, level_pixels
+from takedown.hashing.canonical import CanonicalImage, image_levels
 from takedown.hashing.derotate import derotate
 from takedown.hashing.exact import exact_hashes
 from takedown.hashing.pdq import (
@@ -150,7 +150,8 @@ def image_signals(path: Path) -> tuple[Signal, ...]:
     """The reporter's set for one photo: PDQ of the canonical pixels and its 7 rotations and
     mirrors, PDQ of the picture inside plain borders (if any), and patch hashes at the
     photo's level and the two neighbouring levels (see `regions`)."""
-    canon = canonical_image(path)
+    levels = image_levels(path)
+    canon = levels.canonical
     hashes = pdq_dihedral_from_canonical(canon)
     signals = [
         Signal("pdq", hashes[name].hex, hashes[name].quality, name) for name in DIHEDRAL_VARIANTS
@@ -159,8 +160,7 @@ def image_signals(path: Path) -> tuple[Signal, ...]:
     base = regions.level_factor(canon.full_width, canon.full_height)
     for factor in (base // 2, base, base * 2):
         if factor >= 1 and min(canon.full_width, canon.full_height) // factor >= _MIN_LEVEL_SIDE:
-            level = _level(path, canon, factor)
-            signals.extend(_patches(level, REPORTER_PATCHES_PER_LEVEL))
+            signals.extend(_patches(levels.level(factor), REPORTER_PATCHES_PER_LEVEL))
     return _unique(signals)[:MAX_REPORTER_SIGNALS]
 
 
@@ -169,7 +169,8 @@ def query_image_signals(path: Path) -> tuple[Signal, ...]:
     of the picture inside plain borders (if any), of the picture turned back upright (if it
     was turned by a few degrees inside a filled canvas), then patch hashes at the upload's
     level. Computed in Python only, so it may use steps the browser could not reproduce."""
-    canon = canonical_image(path)
+    levels = image_levels(path)
+    canon = levels.canonical
     whole = pdq_from_canonical(canon)
     signals = [Signal("pdq", whole.hex, whole.quality, "original"), *_trimmed(canon)]
     upright = derotate(canon.pixels)
@@ -177,18 +178,11 @@ def query_image_signals(path: Path) -> tuple[Signal, ...]:
         digest = pdq_from_rgb(upright)
         signals.append(Signal("pdq", digest.hex, digest.quality, DEROTATED))
     factor = regions.level_factor(canon.full_width, canon.full_height)
-    level = _level(path, canon, factor)
-    signals.extend(_patches(level, QUERY_SIGNALS - len(signals)))
+    signals.extend(_patches(levels.level(factor), QUERY_SIGNALS - len(signals)))
     return _unique(signals)
 
 
 _MIN_LEVEL_SIDE = regions.PATCH_SIZE + 2 * regions.WINDOW
-
-
-def _level(path: Path, canon: CanonicalImage, factor: int) -> npt.NDArray[np.uint8]:
-    if canon.factor == factor:
-        return canon.pixels
-    return level_pixels(path, factor)
 
 
 def _trimmed(canon: CanonicalImage) -> list[Signal]:
