@@ -19,10 +19,12 @@ import pytest
 import sqlalchemy as sa
 
 from takedown.matching import rules
+from takedown.platform import backfill as backfill_module
 from takedown.platform import review
 from takedown.platform.backfill import (
     HIT_COLUMNS,
     WATERMARK_KEY,
+    BackfillMatch,
     BackfillReport,
     Batch,
     LocalEngine,
@@ -554,22 +556,24 @@ def test_an_interruption_while_recording_is_completed_by_a_rerun(
 ) -> None:
     corpus = build_corpus(store, seed=3, images=60)
     assert len(corpus.expected_first) > 4
-    real = review.record_match
+    real = review.record_matches
     calls = 0
 
-    def stops_after_three(*args: Any, **kwargs: Any) -> review.ReviewItem | None:
+    def stops_after_one_chunk(*args: Any, **kwargs: Any) -> list[review.ReviewItem | None]:
         nonlocal calls
         calls += 1
-        if calls > 3:
+        if calls > 1:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(review, "record_match", stops_after_three)
+    # Matches are recorded 3 per transaction; the second transaction is interrupted.
+    monkeypatch.setattr(backfill_module, "_CHUNK", 3)
+    monkeypatch.setattr(review, "record_matches", stops_after_one_chunk)
     with pytest.raises(KeyboardInterrupt):
         backfill(store, LocalEngine())
     assert len(review_keys(store)) == 3
     assert watermark(store) is None  # not advanced: the next run matches everything again
-    monkeypatch.setattr(review, "record_match", real)
+    monkeypatch.setattr(review, "record_matches", real)
     report = backfill(store, LocalEngine())
     assert keys(report) == corpus.expected_first == review_keys(store)
     assert report.recorded == len(corpus.expected_first) - 3
@@ -577,6 +581,38 @@ def test_an_interruption_while_recording_is_completed_by_a_rerun(
         count = connection.execute(sa.select(sa.func.count()).select_from(review_item)).scalar()
     assert count == len(corpus.expected_first)  # nothing recorded twice
     assert watermark(store) == 10
+
+
+PLAIN = ("original", "original", 0)
+"""query variant, listed variant, distance"""
+
+
+def test_matches_are_recorded_per_chunk_and_a_malformed_one_refuses_only_itself(
+    store: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    values = [pdq(rng) for _ in range(5)]
+    ids = [add_signal(store, value, seq=seq) for seq, value in enumerate(values, 1)]
+    gone = BackfillMatch("/media/gone.jpg", max(ids) + 1, "adult", "pdq", pdq(rng), *PLAIN)
+    matches = [
+        BackfillMatch(f"/media/{i}.jpg", sid, "adult", "pdq", value, *PLAIN)
+        for i, (sid, value) in enumerate(zip(ids, values, strict=True))
+    ]
+    matches[3] = BackfillMatch("", ids[3], "adult", "pdq", values[3], *PLAIN)  # no ref
+    commits: list[object] = []
+    sa.event.listen(store, "commit", commits.append)
+    monkeypatch.setattr(backfill_module, "_CHUNK", 3)
+
+    recorded, gone_count, refused = backfill_module._record(store, [*matches, gone])
+
+    assert (recorded, gone_count) == (4, 1)
+    assert refused == [": ref must be a non-empty string of at most 1000 characters"]
+    assert review_keys(store) == {
+        (m.ref, "adult", "pdq", m.value) for i, m in enumerate(matches) if i != 3
+    }
+    # The first chunk in one transaction; the second, refused whole, match by match (one
+    # of which is refused before its transaction).
+    assert len(commits) == 2
 
 
 # --- fresh content ---------------------------------------------------------------------------

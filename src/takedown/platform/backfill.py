@@ -517,7 +517,9 @@ def _video_matches(
 def _record(engine: sa.Engine, matches: Sequence[BackfillMatch]) -> tuple[int, int, list[str]]:
     """Record each match whose signal is still live as a review item: (recorded, gone,
     refused). `review.record_match` ignores a match recorded before, so a re-run after an
-    interruption records nothing twice."""
+    interruption records nothing twice. `_CHUNK` matches per transaction; a chunk with a
+    malformed match (none is expected: they come from our own index) is recorded match by
+    match, so that only that one is refused."""
     live: set[int] = set()
     ids = sorted({m.signal_id for m in matches})
     with engine.connect() as connection:
@@ -527,18 +529,22 @@ def _record(engine: sa.Engine, matches: Sequence[BackfillMatch]) -> tuple[int, i
                     sa.select(signal.c.id).where(signal.c.id.in_(ids[start : start + _CHUNK]))
                 ).scalars()
             )
-    recorded = gone = 0
+    kept = [m for m in matches if m.signal_id in live]
+    recorded = 0
     refused: list[str] = []
-    for match in matches:
-        if match.signal_id not in live:
-            gone += 1
-            continue
+    for start in range(0, len(kept), _CHUNK):
+        chunk = kept[start : start + _CHUNK]
         try:
-            if review.record_match(engine, match.ref, match, SOURCE) is not None:
-                recorded += 1
-        except InputError as exc:
-            refused.append(f"{match.ref}: {exc.message}")
-    return recorded, gone, refused
+            items = review.record_matches(engine, [(m.ref, m) for m in chunk], SOURCE)
+        except InputError:
+            items = []
+            for match in chunk:
+                try:
+                    items.append(review.record_match(engine, match.ref, match, SOURCE))
+                except InputError as exc:
+                    refused.append(f"{match.ref}: {exc.message}")
+        recorded += sum(item is not None for item in items)
+    return recorded, len(matches) - len(kept), refused
 
 
 def _set_watermark(connection: sa.Connection, value: int) -> None:

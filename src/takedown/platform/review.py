@@ -42,6 +42,7 @@ __all__ = [
     "is_recorded_ref",
     "list_items",
     "record_match",
+    "record_matches",
     "signal_verdict",
     "webhook_payload",
 ]
@@ -112,19 +113,32 @@ def record_match(engine: sa.Engine, ref: str, match: MatchLike, source: str) -> 
     """A new pending review item for `ref` (the platform's path or media id) matching a
     listed signal, or None if that (ref, list, type, value) was recorded before (then
     nothing changes, whatever the distance or source). InputError on a malformed match."""
-    row = _clean_match(ref, match, source)
+    return record_matches(engine, [(ref, match)], source)[0]
+
+
+def record_matches(
+    engine: sa.Engine, matches: Sequence[tuple[str, MatchLike]], source: str
+) -> list[ReviewItem | None]:
+    """`record_match` for each (ref, match), in one transaction: one commit for a batch, as
+    backfill finds them, instead of one per match. Every match is checked first: InputError
+    for the first malformed one, and then nothing is recorded."""
+    rows = [_clean_match(ref, match, source) for ref, match in matches]
     now = _now()
     with write(engine) as connection:
-        inserted = connection.execute(
-            _insert_ignore(connection, review_item)
-            .values(**row, status="pending", created_at=now)
-            .returning(review_item.c.id)
-        ).scalar_one_or_none()
-        if inserted is None:
-            return None
-        others = _statuses(connection, row["type"], row["value"], exclude=inserted)
-        _enqueue_verdict(connection, row["type"], row["value"], others, [*others, "pending"], now)
-        return _item(connection, inserted)
+        return [_record(connection, row, now) for row in rows]
+
+
+def _record(connection: sa.Connection, row: dict[str, Any], now: datetime) -> ReviewItem | None:
+    inserted = connection.execute(
+        _insert_ignore(connection, review_item)
+        .values(**row, status="pending", created_at=now)
+        .returning(review_item.c.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        return None
+    others = _statuses(connection, row["type"], row["value"], exclude=inserted)
+    _enqueue_verdict(connection, row["type"], row["value"], others, [*others, "pending"], now)
+    return _item(connection, inserted)
 
 
 def decide(
