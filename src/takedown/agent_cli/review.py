@@ -20,11 +20,9 @@ from rich.table import Table
 
 from takedown.agent_cli import app
 from takedown.agent_cli.store_options import DbUrl, StateDir
-from takedown.errors import ConfigError, InputError, TakedownError
+from takedown.cli_edge import EXIT_FAILED, edge
+from takedown.errors import ConfigError, InputError
 from takedown.platform.feed_client import KEY_ENV
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 TOKEN_ENV = "TAKEDOWN_REVIEWER_TOKEN"  # noqa: S105 (a variable name)
 WEBHOOK_ENV = "TAKEDOWN_REVIEW_WEBHOOK"
@@ -82,17 +80,6 @@ def _feedback(ctx: typer.Context, state: StateDir = None, db: DbUrl = None) -> N
 
 
 @contextmanager
-def _edge(action: str) -> Iterator[None]:
-    """Our errors become one line on stderr and an exit code (2: fix the command)."""
-    try:
-        yield
-    except TakedownError as exc:
-        typer.echo(f"takedown: {action}: {exc}", err=True)
-        usage = isinstance(exc, InputError | ConfigError)
-        raise typer.Exit(EXIT_USAGE if usage else EXIT_FAILED) from None
-
-
-@contextmanager
 def _store(ctx: typer.Context, state: Path | None, db: str | None) -> Iterator[Any]:
     from takedown.platform.store import open_store
 
@@ -125,7 +112,7 @@ def list_command(
     """The review items, oldest first (by default the pending ones)."""
     from takedown.platform import review
 
-    with _edge("cannot list the review queue"):
+    with edge("cannot list the review queue"):
         if status not in ("pending", "confirmed", "rejected", "all"):
             raise InputError(
                 f"--status must be pending, confirmed, rejected or all, not {status!r}"
@@ -175,7 +162,7 @@ def show_command(
     """Every detail of one review item, as JSON."""
     from takedown.platform import review
 
-    with _edge("cannot show the review item"), _store(ctx, state, db) as engine:
+    with edge("cannot show the review item"), _store(ctx, state, db) as engine:
         item = review.get_item(engine, item_id)
     sys.stdout.write(json.dumps(_item_json(item), indent=2) + "\n")
 
@@ -197,7 +184,7 @@ def _decide(
     from takedown.platform.webhook import flush_webhooks
 
     verb = "confirm" if confirmed else "reject"
-    with _edge(f"cannot {verb} item {item_id}"), _store(ctx, state, db) as engine:
+    with edge(f"cannot {verb} item {item_id}"), _store(ctx, state, db) as engine:
         item = review.decide(
             engine,
             item_id,
@@ -274,7 +261,7 @@ def send_command(
     from takedown.platform.sync import sync_status
     from takedown.platform.webhook import flush_webhooks
 
-    with _edge("cannot send feedback"), _store(ctx, state, db) as engine:
+    with edge("cannot send feedback"), _store(ctx, state, db) as engine:
         if server is None:
             synced = sync_status(engine)
             if synced is None:
@@ -312,7 +299,7 @@ def status_command(
     """How many verdicts wait, were sent or were refused (and which were refused)."""
     from takedown.platform.feedback import failed_rows, outbox_counts
 
-    with _edge("cannot read the feedback outbox"), _store(ctx, state, db) as engine:
+    with edge("cannot read the feedback outbox"), _store(ctx, state, db) as engine:
         counts = outbox_counts(engine)
         failed = failed_rows(engine)
     console = _console()
@@ -336,7 +323,7 @@ def retry_failed_command(
     """Queue the refused verdicts again (after the cause was fixed)."""
     from takedown.platform.feedback import requeue_failed
 
-    with _edge("cannot requeue"), _store(ctx, state, db) as engine:
+    with edge("cannot requeue"), _store(ctx, state, db) as engine:
         count = requeue_failed(engine)
     typer.echo(f"{count} verdicts queued again.", err=True)
 
@@ -368,7 +355,7 @@ def review_web_command(
     from takedown.platform.reviewweb import ReviewWebConfig, create_app
     from takedown.platform.store import open_store
 
-    with _edge("cannot start the reviewer page"):
+    with edge("cannot start the reviewer page"):
         _check_host(host, allow_remote)
         config = ReviewWebConfig(
             token=token or "",
@@ -378,7 +365,7 @@ def review_web_command(
         )
         engine = open_store(state, db)
     try:
-        with _edge("cannot start the reviewer page"):
+        with edge("cannot start the reviewer page"):
             web = create_app(engine, config)
         typer.echo(f"reviewer page on http://{_url_host(host)}:{port}/ (log in with the token)")
         uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
