@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from takedown import agent_cli
+from takedown import agent_cli, report_cli
 from takedown.errors import TakedownError
 
 EXIT_OK = 0
@@ -227,6 +227,7 @@ app.add_typer(admin_app, name="admin")
 admin_app.add_typer(platform_app, name="platform", no_args_is_help=True)
 admin_app.add_typer(quarantine_app, name="quarantine", no_args_is_help=True)
 app.add_typer(agent_cli.app, name="platform")
+app.add_typer(report_cli.app, name="report")
 
 _KEY_WARNING = "Store this API key now: it is shown only once and cannot be shown again."
 
