@@ -242,7 +242,7 @@ def _error(response: httpx.Response) -> TakedownError:
     if kind is LockedError or kind is RateLimitedError:
         wait = response.headers.get("Retry-After", "")
         seconds = int(wait) if wait.isdigit() else 1
-        return _again(kind, f"{message} (try again in {seconds} s)", seconds)
+        return _again(kind, message, seconds)  # the message says when
     return kind(message)
 
 
