@@ -38,6 +38,7 @@ from takedown.registry.pow import solve
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_MEDIA_PER_REQUEST",
+    "MAX_POW_BITS",
     "CaseState",
     "MediaState",
     "NewCase",
@@ -51,6 +52,9 @@ MAX_MEDIA_PER_REQUEST = 50
 MAX_BODY_BYTES = 1_500_000
 """Media JSON per request: under the registry's default 2 MiB body limit, with room for the
 rest of the request."""
+MAX_POW_BITS = 24
+"""The most proof of work solved per request: about 2^24 SHA-256, a minute at worst in pure
+Python (the registry's default is 18 bits: docs/abuse.md)."""
 _USER_AGENT = "takedown-report"
 
 
@@ -187,8 +191,13 @@ class ReporterClient:
     def _proof(self) -> dict[str, str]:
         challenge = self._request("GET", "/v1/challenge", None, expect=200)
         text, bits = challenge.get("challenge"), challenge.get("difficulty")
-        if not isinstance(text, str) or not isinstance(bits, int) or not 0 <= bits <= 32:
+        if not isinstance(text, str) or not isinstance(bits, int) or bits < 0:
             raise RemoteError("the registry's proof-of-work challenge is malformed")
+        if bits > MAX_POW_BITS:
+            raise RemoteError(
+                f"the registry asks for {bits} bits of proof of work, more than this client "
+                f"solves ({MAX_POW_BITS}, about a minute); try again later"
+            )
         return {"challenge": text, "solution": solve(text, bits)}
 
     def _post(self, path: str, body: dict[str, Any], *, expect: int = 200) -> dict[str, Any]:

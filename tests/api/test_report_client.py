@@ -154,14 +154,18 @@ def test_a_refused_new_case_is_rate_limited_with_its_message(tmp_path: Path) -> 
     assert refused.value.message
 
 
-def test_an_unreachable_or_foreign_server_is_a_remote_error() -> None:
+def test_an_unreachable_foreign_or_too_demanding_server_is_a_remote_error() -> None:
     def not_a_registry(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>hello</html>")
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    for handler, message in ((not_a_registry, "not JSON"), (down, "cannot reach")):
+    def too_hard(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"challenge": "x", "difficulty": 40, "expires": 0})
+
+    cases = ((not_a_registry, "not JSON"), (down, "cannot reach"), (too_hard, "40 bits"))
+    for handler, message in cases:
         transport = httpx.MockTransport(handler)
         with (
             ReporterClient("http://registry.test", transport=transport) as c,
