@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import registry_load as rl  # noqa: E402
 from bench.docs_block import replace_block  # noqa: E402
-from bench.machine import cpu_model, load_average  # noqa: E402
+from bench.machine import cpu_model, load_average, memory_state  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "registry_ab.md"
 MARKER = "registry-ab"
@@ -109,6 +109,7 @@ def report(
         f"(took {took:.0f} s).",
         "",
         f"- CPU: {cpu_model()}; load average at the start: {args.load}.",
+        f"- Memory at the start (`bench/machine.memory_state`): {args.memory}.",
         f"- `base` is {base}, `new` is this checkout ({head}); alternating windows of "
         f"{args.duration:g} s on one database of {args.signals:,} signals, 16 clients.",
         "",
@@ -150,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args(argv)
     args.load = load_average()
+    args.memory = memory_state()
     started = time.perf_counter()
     base, head = _revision(args.base), _revision("HEAD")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]

@@ -77,7 +77,7 @@ from bench.http_load import (  # noqa: E402
     run_load,
     solve_all,
 )
-from bench.machine import cpu_model, load_average  # noqa: E402
+from bench.machine import cpu_model, load_average, memory_state  # noqa: E402
 from takedown.api.reporter import PIN_WORKERS  # noqa: E402
 from takedown.hashing.fingerprint import IMAGE_VARIANTS  # noqa: E402
 from takedown.registry import secrets as registry_secrets  # noqa: E402
@@ -1145,6 +1145,7 @@ def machine_section(kinds: Sequence[str]) -> str:
     if "postgres" in kinds:
         lines.append(f"- {_postgres_facts()}.")
     lines.append(f"- Load average at the start (1/5/15 min): {load}.")
+    lines.append(f"- Memory at the start (`bench/machine.memory_state`): {memory_state()}.")
     return "\n".join(lines)
 
 
