@@ -1,4 +1,5 @@
-"""The `takedown` command line. Errors become messages and exit codes here, and only here."""
+"""The `takedown` command line. Errors become messages and exit codes in the commands (the codes
+and `edge` are in `cli_edge`), never below them."""
 
 from __future__ import annotations
 
@@ -13,11 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from takedown import agent_cli, report_cli
+from takedown.cli_edge import EXIT_FAILED, EXIT_USAGE
 from takedown.errors import TakedownError
-
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
 
 app = typer.Typer(
     name="takedown",
@@ -68,7 +66,7 @@ def hash_command(
             progress.advance(task)
     if failed:
         typer.echo(f"takedown: {failed} of {len(files)} files could not be hashed.", err=True)
-        raise typer.Exit(EXIT_SOME_FAILED)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _progress(label: str, total: int) -> Progress:
@@ -163,7 +161,7 @@ def scan_command(
     scanner.close()
     if failed:
         typer.echo(f"takedown: {failed} of {len(files)} files could not be scanned.", err=True)
-        raise typer.Exit(EXIT_SOME_FAILED)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _print_scan_record(record: dict[str, object], as_json: bool) -> None:

@@ -23,11 +23,9 @@ from rich.progress import (
 
 from takedown.agent_cli import app
 from takedown.agent_cli.store_options import DbUrl, StateDir
+from takedown.cli_edge import EXIT_FAILED, EXIT_USAGE
 from takedown.errors import TakedownError
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -102,7 +100,7 @@ def index_content_command(
         f"(of {report.total} files)"
     )
     if report.failed:
-        raise typer.Exit(EXIT_SOME_FAILED)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("backfill")
@@ -167,7 +165,7 @@ def backfill_command(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except TakedownError as exc:
         _stderr.print(f"takedown: backfill failed: {exc}")
-        raise typer.Exit(EXIT_SOME_FAILED) from None
+        raise typer.Exit(EXIT_FAILED) from None
     finally:
         runner.close()
         engine.dispose()
@@ -197,4 +195,4 @@ def backfill_command(
             f"{report.recorded} new review items"
         )
     if report.refused:
-        raise typer.Exit(EXIT_SOME_FAILED)
+        raise typer.Exit(EXIT_FAILED)

@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from takedown.agent_cli import app
 from takedown.agent_cli.store_options import DbUrl, StateDir
+from takedown.cli_edge import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from takedown.errors import AuthError, ConfigError, ForbiddenError, InputError, TakedownError
 
 if TYPE_CHECKING:
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
 
     from takedown.platform.feed_client import FeedClient
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
