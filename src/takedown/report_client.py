@@ -152,10 +152,9 @@ class ReporterClient:
             try:
                 ids += self.add_media(case.case_number, case.pin, run)
             except TakedownError as exc:
-                raise _with_message(
-                    exc,
+                raise RemoteError(
                     f"case {case.case_number} (PIN {case.pin}) was made with {len(ids)} of "
-                    f"{len(media)} files; adding the rest failed: {exc.message}",
+                    f"{len(media)} files; adding the rest failed: {exc.message}"
                 ) from exc
         return NewCase(case.case_number, case.pin, tuple(ids))
 
@@ -230,8 +229,6 @@ _ERRORS: dict[int, type[TakedownError]] = {
     409: ConflictError,
     413: InputError,
     422: InputError,
-    423: LockedError,
-    429: RateLimitedError,
 }
 
 
@@ -244,28 +241,18 @@ def _error(response: httpx.Response) -> TakedownError:
             message = detail[:300]
     except (ValueError, KeyError, TypeError):
         pass
-    message = message or f"HTTP {response.status_code}"
-    kind = _ERRORS.get(response.status_code, RemoteError)
-    if kind is RemoteError:
-        return RemoteError(f"the registry answered {response.status_code}: {message}")
-    if kind is LockedError or kind is RateLimitedError:
+    status = response.status_code
+    message = message or f"HTTP {status}"
+    if status in (423, 429):  # the message says when to try again
         wait = response.headers.get("Retry-After", "")
         seconds = int(wait) if wait.isdigit() else 1
-        return _again(kind, message, seconds)  # the message says when
+        if status == 423:
+            return LockedError(message, retry_after=seconds)
+        return RateLimitedError(message, retry_after=seconds)
+    kind = _ERRORS.get(status)
+    if kind is None:
+        return RemoteError(f"the registry answered {status}: {message}")
     return kind(message)
-
-
-def _again(kind: type[TakedownError], message: str, retry_after: int) -> TakedownError:
-    if kind is LockedError:
-        return LockedError(message, retry_after=retry_after)
-    return RateLimitedError(message, retry_after=retry_after)
-
-
-def _with_message(exc: TakedownError, message: str) -> TakedownError:
-    """`exc`'s kind of error with another message."""
-    if isinstance(exc, LockedError | RateLimitedError):
-        return _again(type(exc), message, exc.retry_after)
-    return type(exc)(message)
 
 
 def _case(number: str) -> str:

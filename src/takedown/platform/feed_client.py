@@ -95,7 +95,7 @@ def normalise_server(server: str) -> str:
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigError(f"--server must be an http:// or https:// URL, got {server!r}")
     if url.userinfo:
-        raise ConfigError("--server must not carry a user or password: the key goes in --key")
+        raise ConfigError("--server must not carry a user or password")
     if url.query or url.fragment:
         raise ConfigError("--server is the registry's base URL, without a query or fragment")
     return str(url.copy_with(path=url.path.rstrip("/") or "")).rstrip("/")
